@@ -1,0 +1,11 @@
+"""skdfl: decision-focused learning for scikit-learn.
+
+Train models that predict the parameters of an optimization problem for the
+quality of the decisions they lead to, with the scikit-learn API.
+"""
+
+from .estimators import DecisionFocusedRegressor
+
+__version__ = "0.1.0"
+
+__all__ = ["DecisionFocusedRegressor", "__version__"]

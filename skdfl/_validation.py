@@ -1,0 +1,98 @@
+"""Input checks shared by every public entry point.
+
+Each check raises an error that names the argument, what was expected and
+what came, so that a user can fix the call without reading the source.
+"""
+
+import numbers
+
+import numpy as np
+import torch
+
+
+def check_finite(values, name):
+    """Raise ``ValueError`` if ``values`` holds NaN or inf.
+
+    Parameters
+    ----------
+    values : ndarray or Tensor
+        The array to check.
+    name : str
+        The argument's name, used in the message.
+    """
+    if isinstance(values, torch.Tensor):
+        bad = ~torch.isfinite(values)
+        if bool(bad.any()):
+            first = tuple(int(i) for i in torch.nonzero(bad)[0].tolist())
+            _raise_not_finite(name, int(bad.sum()), first)
+        return
+    values = np.asarray(values)
+    if values.dtype.kind in "fc":
+        bad = ~np.isfinite(values)
+        if bad.any():
+            first = tuple(int(i) for i in np.argwhere(bad)[0])
+            _raise_not_finite(name, int(bad.sum()), first)
+
+
+def _raise_not_finite(name, count, first):
+    raise ValueError(
+        f"{name} must contain only finite values (no NaN or inf); got {count} "
+        f"non-finite entries, the first at index {first}."
+    )
+
+
+def check_scalar(value, name, *, kind=numbers.Real, low=None, high=None,
+                 low_inclusive=True, allow_none=False):
+    """Check a scalar hyperparameter and return it.
+
+    Parameters
+    ----------
+    value : object
+        The value given by the user.
+    name : str
+        The parameter's name, used in the message.
+    kind : type or tuple of type, default=numbers.Real
+        Accepted types (booleans are always rejected).
+    low, high : float, optional
+        Bounds; ``low`` is inclusive unless ``low_inclusive=False``,
+        ``high`` is inclusive.
+    low_inclusive : bool, default=True
+        Whether ``low`` itself is allowed.
+    allow_none : bool, default=False
+        Whether ``None`` is accepted.
+
+    Returns
+    -------
+    value : object
+        The value, unchanged.
+    """
+    if value is None and allow_none:
+        return value
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, kind):
+        raise TypeError(f"{name} must be a {_kind_name(kind)}; got {value!r} "
+                        f"of type {type(value).__name__}.")
+    if isinstance(value, numbers.Real) and not np.isfinite(value):
+        raise ValueError(f"{name} must be finite; got {value!r}.")
+    if low is not None and (value < low or (value == low and not low_inclusive)):
+        bound = ">=" if low_inclusive else ">"
+        raise ValueError(f"{name} must be {bound} {low}; got {value!r}.")
+    if high is not None and value > high:
+        raise ValueError(f"{name} must be <= {high}; got {value!r}.")
+    return value
+
+
+def _kind_name(kind):
+    if kind is numbers.Integral:
+        return "integer"
+    if kind is numbers.Real:
+        return "real number"
+    if isinstance(kind, tuple):
+        return " or ".join(_kind_name(k) for k in kind)
+    return kind.__name__
+
+
+def check_option(value, name, options):
+    """Raise ``ValueError`` unless ``value`` is one of ``options``."""
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{name} must be one of {sorted(options)}; got {value!r}.")
+    return value

@@ -1,0 +1,60 @@
+"""skorch callbacks of the estimators: validation regret and divergence checks."""
+
+import math
+
+import torch
+from skorch.callbacks import Callback
+
+from ..metrics._regret import decision_regret
+
+
+class ValidationRegret(Callback):
+    """Record the normalized regret on the validation split after each epoch.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        The decision problem.
+    X, theta, x_true : Tensor
+        Validation features, true parameters and their optimal decisions.
+    """
+
+    def __init__(self, optimizer, X, theta, x_true):
+        self.optimizer = optimizer
+        self.X, self.theta, self.x_true = X, theta, x_true
+
+    def on_epoch_end(self, net, **kwargs):
+        with torch.no_grad():
+            theta_hat = net.forward(self.X, training=False, device=net.device)
+            theta = self.theta.to(theta_hat.device)
+            x_hat = self.optimizer._solve(theta_hat.to(theta.dtype))
+            per_instance, optimum = decision_regret(
+                self.optimizer, theta, x_hat, self.x_true.to(theta_hat.device))
+            scale = float(optimum.abs().sum())
+            total = float(per_instance.sum())
+        net.history.record("valid_regret", total / scale if scale > 0 else total)
+
+
+class DivergenceCheck(Callback):
+    """Raise as soon as a training batch gives a non-finite loss.
+
+    A diverging run never returns garbage silently: the error names the
+    epoch and the batch, and the estimator can simply be fit again.
+    """
+
+    def __init__(self, method):
+        self.method = method
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.batch_ = 0
+
+    def on_batch_end(self, net, batch=None, training=None, loss=None, **kwargs):
+        if not training:
+            return
+        self.batch_ += 1
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise ValueError(
+                f"training diverged: the {self.method!r} loss is {value} at epoch "
+                f"{len(net.history)}, batch {self.batch_}. Lower learning_rate_init, scale "
+                f"the features, or check X and y.")

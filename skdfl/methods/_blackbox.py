@@ -1,0 +1,106 @@
+"""Differentiation of blackbox combinatorial solvers (Pogancic et al., 2020)."""
+
+import torch
+
+from ._base import DecisionLoss
+
+
+class _BlackboxSolve(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, theta_hat, optimizer, lambd):
+        x_hat = optimizer._solve(theta_hat.detach())
+        ctx.save_for_backward(theta_hat, x_hat)
+        ctx.optimizer, ctx.lambd = optimizer, lambd
+        return x_hat
+
+    @staticmethod
+    def backward(ctx, grad_x):
+        theta_hat, x_hat = ctx.saved_tensors
+        optimizer, lambd = ctx.optimizer, ctx.lambd
+        sign = optimizer.sign
+        # Perturb the costs in the direction that lowers the downstream
+        # loss, then interpolate between the two decisions (divided by lambd,
+        # so lambd is a smoothing scale rather than a learning rate).
+        x_shifted = optimizer._solve(theta_hat.detach() + sign * lambd * grad_x)
+        return sign * (x_shifted - x_hat) / lambd, None, None
+
+
+class BlackboxDifferentiation(torch.nn.Module):
+    """Solver layer with the blackbox-differentiation gradient.
+
+    The forward pass returns the exact decisions ``x_hat = solve(theta_hat)``.
+    The backward pass solves once more at ``theta_hat + lambd * dL/dx``
+    (minus, for a maximization) and returns the difference of the two
+    decisions divided by ``lambd``: the gradient of a piecewise-linear
+    interpolation of the loss.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        A linear decision problem.
+    lambd : float, default=10.0
+        Interpolation scale; larger values give smoother, coarser gradients.
+
+    References
+    ----------
+    M. Vlastelica Pogancic et al., "Differentiation of Blackbox Combinatorial
+    Solvers", ICLR 2020.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdfl.methods import BlackboxDifferentiation
+    >>> from skdfl.optimizers import KSubset
+    >>> layer = BlackboxDifferentiation(KSubset(k=1), lambd=2.0)
+    >>> theta_hat = torch.tensor([[0.0, 1.0]], requires_grad=True)
+    >>> x = layer(theta_hat)
+    >>> x
+    tensor([[0., 1.]], grad_fn=<_BlackboxSolveBackward>)
+    >>> (x * torch.tensor([[1.0, 0.0]])).sum().neg().backward()  # reward item 0
+    >>> theta_hat.grad
+    tensor([[-0.5000,  0.5000]])
+    """
+
+    def __init__(self, optimizer, lambd=10.0):
+        super().__init__()
+        if not optimizer.is_linear:
+            raise ValueError(f"method 'dbb' needs a linear optimizer (objective theta @ x); "
+                             f"{type(optimizer).__name__} is not linear.")
+        self.optimizer = optimizer
+        self.lambd = lambd
+
+    def forward(self, theta_hat):
+        return _BlackboxSolve.apply(theta_hat, self.optimizer, self.lambd)
+
+
+class BlackboxRegret(DecisionLoss):
+    """Regret of the blackbox-differentiated decisions: the loss of ``method="dbb"``.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        A linear decision problem.
+    lambd : float, default=10.0
+        Interpolation scale of :class:`BlackboxDifferentiation`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdfl.methods import BlackboxRegret
+    >>> from skdfl.optimizers import KSubset
+    >>> loss = BlackboxRegret(KSubset(k=1), lambd=1.0)
+    >>> float(loss(torch.tensor([[0.0, 1.0]]), torch.tensor([[1.0, 0.0]])))
+    1.0
+    """
+
+    method_name = "dbb"
+    needs_linear = True
+
+    def __init__(self, optimizer, lambd=10.0):
+        super().__init__(optimizer)
+        self.layer = BlackboxDifferentiation(optimizer, lambd)
+
+    def forward(self, theta_hat, theta, x_true=None):
+        x_star = self.true_decisions(theta, x_true)
+        x_hat = self.layer(theta_hat)
+        return (self.optimizer.sign * (theta * (x_hat - x_star)).sum(-1)).mean()

@@ -1,0 +1,31 @@
+"""The two-stage baseline: fit theta for accuracy, ignore the decisions."""
+
+from ._base import DecisionLoss
+
+
+class SquaredError(DecisionLoss):
+    """Mean squared error between predicted and true parameters.
+
+    The loss of ``method="two-stage"`` for regressors: the model learns
+    ``theta`` for accuracy and decides with it afterwards.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        The decision problem (not used by the loss; kept for a uniform
+        signature across methods).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdfl.methods import SquaredError
+    >>> from skdfl.optimizers import KSubset
+    >>> loss = SquaredError(KSubset(k=1))
+    >>> float(loss(torch.tensor([[1.0, 2.0]]), torch.tensor([[1.0, 0.0]])))
+    2.0
+    """
+
+    method_name = "two-stage"
+
+    def forward(self, theta_hat, theta, x_true=None):
+        return ((theta_hat - theta) ** 2).mean()

@@ -1,0 +1,127 @@
+"""Regret: how much worse the decisions on predictions are than the best ones."""
+
+import torch
+from sklearn.metrics import make_scorer
+
+from .._tensor import as_batch
+from .._validation import check_option
+from ..optimizers import Optimizer
+
+REDUCTIONS = ("normalized", "mean", "none")
+
+
+def regret(y_true, y_pred, *, optimizer, reduction="normalized"):
+    """Regret of deciding with predicted instead of true parameters.
+
+    Per instance, ``regret_i = f(x_hat_i, theta_i) - f(x*_i, theta_i)`` for a
+    minimization (the other way round for a maximization), where
+    ``x_hat_i = solve(y_pred_i)`` and ``x*_i = solve(y_true_i)``.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples, n_params)
+        True parameters, one instance per row.
+    y_pred : array-like of shape (n_samples, n_params)
+        Predicted parameters.
+    optimizer : Optimizer
+        The decision problem.
+    reduction : {"normalized", "mean", "none"}, default="normalized"
+        ``"normalized"``: ``sum_i regret_i / sum_i |f(x*_i, theta_i)|`` (PyEPO's
+        definition); ``"mean"``: the mean regret; ``"none"``: one value per
+        instance.
+
+    Returns
+    -------
+    regret : float or ndarray of shape (n_samples,)
+
+    Examples
+    --------
+    >>> from skdfl.metrics import regret
+    >>> from skdfl.optimizers import KSubset
+    >>> y_true = [[3.0, 1.0, 2.0], [1.0, 1.0, 4.0]]
+    >>> y_pred = [[1.0, 3.0, 2.0], [0.0, 1.0, 9.0]]
+    >>> regret(y_true, y_pred, optimizer=KSubset(k=1), reduction="none")
+    array([2., 0.])
+    >>> regret(y_true, y_pred, optimizer=KSubset(k=1))
+    0.2857...
+    """
+    per_instance, optimum = _regret_terms(y_true, y_pred, optimizer, reduction)
+    return _reduce(per_instance, optimum, reduction)
+
+
+def _regret_terms(y_true, y_pred, optimizer, reduction):
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be an skdfl Optimizer; got {type(optimizer).__name__}.")
+    check_option(reduction, "reduction", REDUCTIONS)
+    theta, _ = as_batch(y_true, "y_true", dtype=torch.float64)
+    theta_hat, _ = as_batch(y_pred, "y_pred", dtype=torch.float64, device=theta.device)
+    if theta.shape != theta_hat.shape:
+        raise ValueError(f"y_true and y_pred must have the same shape; got "
+                         f"{tuple(theta.shape)} and {tuple(theta_hat.shape)}.")
+    solver = optimizer.with_n_params(theta.shape[1], name="y_true")
+    solver.check_theta(theta, "y_true")
+    solver.check_theta(theta_hat, "y_pred")
+    return decision_regret(solver, theta, solver._solve(theta_hat), solver._solve(theta))
+
+
+def decision_regret(optimizer, theta, x_hat, x_star):
+    """Per-instance regret and optimal objective on tensors (no validation)."""
+    optimum = optimizer._objective(x_star, theta)
+    achieved = optimizer._objective(x_hat, theta)
+    if optimizer.sense == "minimize":
+        return achieved - optimum, optimum
+    return optimum - achieved, optimum
+
+
+def _reduce(per_instance, optimum, reduction):
+    per_instance = per_instance.detach().cpu().numpy()
+    if reduction == "none":
+        return per_instance
+    if reduction == "mean":
+        return float(per_instance.mean())
+    total, scale = per_instance.sum(), float(optimum.abs().sum())
+    if scale == 0.0:
+        if total == 0.0:
+            return 0.0
+        raise ValueError("normalized regret is undefined: every optimal objective under "
+                         "y_true is 0; use reduction='mean'.")
+    return float(total / scale)
+
+
+def make_regret_scorer(optimizer, *, reduction="normalized"):
+    """A scorer of regret for ``cross_validate`` and ``GridSearchCV``.
+
+    Lower regret is better, so the scorer returns ``-regret``
+    (``greater_is_better=False``), following scikit-learn's convention.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        The decision problem.
+    reduction : {"normalized", "mean"}, default="normalized"
+        How per-instance regrets are combined.
+
+    Returns
+    -------
+    scorer : callable
+        ``scorer(estimator, X, y)``.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LinearRegression
+    >>> from sklearn.model_selection import cross_val_score
+    >>> from skdfl.datasets import make_shortest_path
+    >>> from skdfl.metrics import make_regret_scorer
+    >>> from skdfl.optimizers import ShortestPath
+    >>> X, C = make_shortest_path(60, random_state=0)
+    >>> scorer = make_regret_scorer(ShortestPath(grid=(5, 5)))
+    >>> scores = cross_val_score(LinearRegression(), X, C, scoring=scorer, cv=3)
+    >>> bool((scores <= 0).all())
+    True
+    """
+    check_option(reduction, "reduction", ("normalized", "mean"))
+    return make_scorer(regret, greater_is_better=False, response_method="predict",
+                       optimizer=optimizer, reduction=reduction)
+
+
+__all__ = ["regret", "make_regret_scorer", "decision_regret"]

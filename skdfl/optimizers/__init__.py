@@ -1,0 +1,7 @@
+"""Optimizers: WHAT is decided. Batched torch solvers, one module a problem."""
+
+from ._base import Optimizer
+from ._k_subset import KSubset
+from ._shortest_path import ShortestPath
+
+__all__ = ["Optimizer", "KSubset", "ShortestPath"]

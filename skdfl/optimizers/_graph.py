@@ -1,0 +1,163 @@
+"""Graph structure for batched shortest paths, built once per problem.
+
+The kernels never loop over instances: the whole batch moves together
+through the nodes (grouped by topological level on a DAG) or through
+Bellman-Ford rounds on a graph with a cycle. Incoming arcs are padded to the
+largest in-degree, the padding pointing at a dummy arc of infinite cost.
+"""
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+def grid_arcs(height, width):
+    """Arcs of the grid DAG in PyEPO's order (east arcs of a row, then its south arcs)."""
+    arcs = []
+    for i in range(height):
+        for j in range(width - 1):
+            v = i * width + j
+            arcs.append((v, v + 1))
+        if i == height - 1:
+            continue
+        for j in range(width):
+            v = i * width + j
+            arcs.append((v, v + width))
+    return np.asarray(arcs, dtype=np.int64).reshape(-1, 2)
+
+
+@dataclass
+class Graph:
+    """Index arrays of a directed graph, ready for batched relaxation."""
+
+    tails: np.ndarray          # (m,) arc sources
+    heads: np.ndarray          # (m,) arc targets
+    n_nodes: int
+    source: int
+    target: int
+    in_arcs: np.ndarray        # (n_nodes, max_in_degree), padded with m
+    levels: list | None        # node groups in topological order, None if cyclic
+
+    @property
+    def is_dag(self):
+        return self.levels is not None
+
+    @classmethod
+    def from_arcs(cls, arcs, source, target, n_nodes):
+        tails, heads = arcs[:, 0], arcs[:, 1]
+        m = len(arcs)
+        in_lists = [[] for _ in range(n_nodes)]
+        for e, h in enumerate(heads):
+            in_lists[h].append(e)
+        degree = max(1, max(len(a) for a in in_lists))
+        in_arcs = np.full((n_nodes, degree), m, dtype=np.int64)
+        for v, arcs_in in enumerate(in_lists):
+            in_arcs[v, :len(arcs_in)] = arcs_in
+        graph = cls(tails, heads, n_nodes, source, target, in_arcs,
+                    _topological_levels(tails, heads, n_nodes))
+        if not graph._reaches_target():
+            raise ValueError(f"target={target} cannot be reached from source={source} "
+                             f"along the given edges.")
+        return graph
+
+    def _reaches_target(self):
+        out_lists = [[] for _ in range(self.n_nodes)]
+        for t, h in zip(self.tails, self.heads):
+            out_lists[t].append(h)
+        seen, queue = {self.source}, deque([self.source])
+        while queue:
+            for h in out_lists[queue.popleft()]:
+                if h not in seen:
+                    seen.add(h)
+                    queue.append(h)
+        return self.target in seen
+
+    def tensors(self, device):
+        """Index tensors on ``device``."""
+        m = len(self.tails)
+        # The dummy arc m starts at the source: with infinite cost it never wins.
+        tails = np.append(self.tails, self.source)
+        as_t = lambda a: torch.as_tensor(a, dtype=torch.long, device=device)  # noqa: E731
+        levels = None
+        if self.levels is not None:
+            levels = [as_t(level) for level in self.levels]
+        return GraphTensors(as_t(tails), as_t(self.in_arcs), levels, m,
+                            self.source, self.target)
+
+
+@dataclass
+class GraphTensors:
+    tails: torch.Tensor        # (m + 1,) including the dummy arc
+    in_arcs: torch.Tensor      # (n_nodes, max_in_degree)
+    levels: list | None
+    n_arcs: int
+    source: int
+    target: int
+
+
+def _topological_levels(tails, heads, n_nodes):
+    """Group nodes by longest distance from a root; None if there is a cycle."""
+    indegree = np.bincount(heads, minlength=n_nodes)
+    out_lists = [[] for _ in range(n_nodes)]
+    for t, h in zip(tails, heads):
+        out_lists[t].append(h)
+    level = np.zeros(n_nodes, dtype=np.int64)
+    queue = deque(np.flatnonzero(indegree == 0).tolist())
+    visited = 0
+    while queue:
+        v = queue.popleft()
+        visited += 1
+        for h in out_lists[v]:
+            level[h] = max(level[h], level[v] + 1)
+            indegree[h] -= 1
+            if indegree[h] == 0:
+                queue.append(h)
+    if visited < n_nodes:
+        return None
+    return [np.flatnonzero(level == k) for k in range(1, level.max() + 1)]
+
+
+def shortest_path_batch(graph, theta):
+    """Batched shortest paths; ``theta`` is (B, m) float64, returns 0/1 arc use."""
+    batch = theta.shape[0]
+    costs = torch.cat([theta, theta.new_full((batch, 1), float("inf"))], dim=1)
+    dist = theta.new_full((batch, graph.in_arcs.shape[0]), float("inf"))
+    dist[:, graph.source] = 0.0
+    pred = torch.full_like(dist, graph.n_arcs, dtype=torch.long)
+    if graph.levels is not None:
+        for nodes in graph.levels:
+            arcs = graph.in_arcs[nodes]                               # (L, D)
+            cand = dist[:, graph.tails[arcs]] + costs[:, arcs]        # (B, L, D)
+            best, which = cand.min(dim=-1)
+            dist[:, nodes] = best
+            pred[:, nodes] = arcs.expand(batch, -1, -1).gather(-1, which[..., None])[..., 0]
+        steps = len(graph.levels)
+    else:
+        arcs = graph.in_arcs
+        for _ in range(arcs.shape[0] - 1):
+            cand = dist[:, graph.tails[arcs]] + costs[:, arcs]
+            best, which = cand.min(dim=-1)
+            improved = best < dist
+            if not bool(improved.any()):
+                break
+            dist = torch.where(improved, best, dist)
+            chosen = arcs.expand(batch, -1, -1).gather(-1, which[..., None])[..., 0]
+            pred = torch.where(improved, chosen, pred)
+        steps = arcs.shape[0] - 1
+    return _trace_back(graph, pred, steps)
+
+
+def _trace_back(graph, pred, steps):
+    batch = pred.shape[0]
+    rows = torch.arange(batch, device=pred.device)
+    source = graph.source
+    node = torch.full((batch,), graph.target, dtype=torch.long, device=pred.device)
+    used = torch.zeros(batch, graph.n_arcs + 1, dtype=pred.dtype, device=pred.device)
+    for _ in range(steps):
+        active = node != source
+        arc = torch.where(active, pred[rows, node], graph.n_arcs)
+        used[rows, arc] = 1
+        node = torch.where(active, graph.tails[arc], node)
+    return used[:, :graph.n_arcs]

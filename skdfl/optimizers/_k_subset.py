@@ -1,0 +1,66 @@
+"""Choose exactly k of n items with the largest values."""
+
+import numbers
+
+from .._validation import check_scalar
+from ._base import Optimizer
+
+
+class KSubset(Optimizer):
+    """Choose exactly ``k`` of ``n`` items, maximizing ``theta @ x``.
+
+    Parameters
+    ----------
+    k : int
+        The number of items to choose.
+    n_items : int, optional
+        The number of items. When ``None`` it is taken from the data: the
+        width of ``y`` in ``fit``, or of ``theta`` in ``solve``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdfl.optimizers import KSubset
+    >>> KSubset(k=2).solve(np.array([[3.0, -1.0, 2.0, 0.5]]))
+    array([[1., 0., 1., 0.]])
+    """
+
+    sense = "maximize"
+    is_linear = True
+
+    def __init__(self, k, n_items=None):
+        self.k = k
+        self.n_items = n_items
+
+    @property
+    def n_params(self):
+        if self.n_items is not None:
+            check_scalar(self.n_items, "n_items", kind=numbers.Integral, low=1)
+        return self.n_items
+
+    @property
+    def n_vars(self):
+        return self.n_params
+
+    def with_n_params(self, n_params, name="y"):
+        if self.n_items is None:
+            return self._bound(n_params, name)
+        return super().with_n_params(n_params, name)
+
+    def _bound(self, n_items, name):
+        bound = KSubset(k=self.k, n_items=n_items)
+        bound._check_k(name)
+        return bound
+
+    def _check_k(self, name):
+        check_scalar(self.k, "k", kind=numbers.Integral, low=1)
+        if self.k > self.n_items:
+            raise ValueError(f"k must be at most the number of items; got k={self.k} and "
+                             f"{self.n_items} items (the columns of {name}).")
+
+    def _solve(self, theta):
+        if self.n_items is None:
+            return self._bound(theta.shape[1], "theta")._solve(theta)
+        self._check_k("theta")
+        top = theta.topk(self.k, dim=-1).indices
+        return theta.new_zeros(theta.shape).scatter_(-1, top, 1.0)
