@@ -39,7 +39,7 @@ def as_batch(values, name, *, width=None, dtype=None, device=None):
         array = np.asarray(values)
         if array.dtype.kind not in "biuf":
             raise TypeError(f"{name} must be a real numeric array; got dtype {array.dtype}.")
-        batch = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float64))
+        batch = torch.tensor(array, dtype=torch.float64)  # a copy: inputs stay untouched
     if batch.ndim not in (1, 2):
         raise ValueError(f"{name} must be 1-D (one instance) or 2-D (one instance per row); "
                          f"got an array with shape {tuple(batch.shape)}.")

@@ -32,7 +32,7 @@ def make_shortest_path(n_samples, n_features=5, grid=(5, 5), degree=1, noise_wid
     degree : int, default=1
         Degree of the polynomial.
     noise_width : float, default=0.0
-        Half-width of the multiplicative noise, in ``[0, 1)``.
+        Half-width of the multiplicative noise, in ``[0, 1]``.
     random_state : int, RandomState instance or None, default=None
         Seed of the draws.
 

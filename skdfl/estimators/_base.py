@@ -21,7 +21,7 @@ from ..metrics import regret
 from ..nn import MLP, PerItem
 from ..nn._modules import ACTIVATIONS
 from ..optimizers import Optimizer
-from ._callbacks import DivergenceCheck, ValidationRegret
+from ._callbacks import DivergenceCheck, ValidationRegret, forward_in_chunks
 
 
 class _PackedTargetLoss(torch.nn.Module):
@@ -45,6 +45,11 @@ class DecisionFocusedMixin:
             raise TypeError(f"optimizer must be an skdfl Optimizer such as "
                             f"ShortestPath(grid=(5, 5)); got {self.optimizer!r}.")
         check_scalar(self.lambd, "lambd", low=0.0, low_inclusive=False)
+        check_scalar(self.tau, "tau", low=0.0, low_inclusive=False)
+        check_scalar(self.sigma, "sigma", low=0.0, low_inclusive=False)
+        check_scalar(self.n_samples, "n_samples", kind=numbers.Integral, low=1)
+        if self.noise is not None:
+            check_option(self.noise, "noise", ("sog", "gumbel"))
         check_scalar(self.batch_size, "batch_size", kind=numbers.Integral, low=1)
         check_scalar(self.learning_rate_init, "learning_rate_init", low=0.0,
                      low_inclusive=False)
@@ -84,6 +89,8 @@ class DecisionFocusedMixin:
         return X
 
     def _validate_Xy(self, X, y):
+        if y is not None:
+            check_finite(np.asarray(y), "y")  # before sklearn's own, terser message
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64,
                              ensure_all_finite=False)
         check_finite(X, "X")
@@ -138,12 +145,17 @@ class DecisionFocusedMixin:
         self.optimizer_ = clone(self.optimizer).with_n_params(y.shape[1], name="y")
         self.optimizer_.check_theta(y, "y")
         self.method_ = resolve_method(self.method, self.optimizer_)
-        loss = make_loss(self.method_, self.optimizer_, lambd=float(self.lambd))
         self.target_scale_ = self._target_scale(y)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         theta = torch.as_tensor(y / self.target_scale_)
-        target = torch.cat([theta, self.optimizer_._solve(theta)], dim=1).float()
-        features = torch.as_tensor(X, dtype=torch.float32)
+        x_true = self.optimizer_._solve(theta)
+        target = torch.cat([theta, x_true], dim=1).float()
+        loss = make_loss(
+            self.method_, self.optimizer_, lambd=float(self.lambd), noise=self.noise,
+            tau=float(self.tau), n_samples=int(self.n_samples), sigma=float(self.sigma),
+            solution_size=max(float(x_true.ne(0).sum(-1).double().mean()), 1.0),
+            generator=torch.Generator(device=device).manual_seed(seed))
+        features = torch.tensor(X, dtype=torch.float32)
 
         callbacks = [("divergence", DivergenceCheck(self.method_))]
         train_split = None
@@ -204,9 +216,8 @@ class DecisionFocusedMixin:
     def _predict_theta(self, X):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        with torch.no_grad():
-            out = self.net_.forward(torch.as_tensor(X, dtype=torch.float32), training=False)
-        return out.double().numpy() * self.target_scale_
+        out = forward_in_chunks(self.net_, torch.tensor(X, dtype=torch.float32))
+        return out.double().cpu().numpy() * self.target_scale_
 
     def decide(self, X):
         """Decisions of the optimizer on the predicted parameters.

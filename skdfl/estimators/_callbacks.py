@@ -25,7 +25,7 @@ class ValidationRegret(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         with torch.no_grad():
-            theta_hat = net.forward(self.X, training=False, device=net.device)
+            theta_hat = forward_in_chunks(net, self.X)
             theta = self.theta.to(theta_hat.device)
             x_hat = self.optimizer._solve(theta_hat.to(theta.dtype))
             per_instance, optimum = decision_regret(
@@ -33,6 +33,25 @@ class ValidationRegret(Callback):
             scale = float(optimum.abs().sum())
             total = float(per_instance.sum())
         net.history.record("valid_regret", total / scale if scale > 0 else total)
+
+
+def forward_in_chunks(net, X, chunk_size=65536):
+    """Evaluate the trained module on ``X`` in eval mode, a chunk at a time.
+
+    The module is called directly rather than through a DataLoader, whose
+    iterator draws a seed from torch's global generator: prediction must not
+    change the caller's random state.
+    """
+    module = net.module_
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            parts = [module(X[i:i + chunk_size].to(net.device))
+                     for i in range(0, max(len(X), 1), chunk_size)]
+    finally:
+        module.train(was_training)
+    return torch.cat(parts) if len(parts) > 1 else parts[0]
 
 
 class DivergenceCheck(Callback):

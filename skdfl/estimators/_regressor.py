@@ -18,14 +18,27 @@ class DecisionFocusedRegressor(DecisionFocusedMixin, RegressorMixin, BaseEstimat
     ----------
     optimizer : Optimizer
         The decision problem, e.g. ``ShortestPath(grid=(5, 5))``.
-    method : {"auto", "two-stage", "spo+", "dbb"}, default="auto"
+    method : {"auto", "two-stage", "spo+", "dbb", "imle", "fy"}, default="auto"
         How the model is trained: ``"two-stage"`` fits ``theta`` by mean
         squared error; ``"spo+"`` minimizes the SPO+ surrogate of regret;
         ``"dbb"`` minimizes regret with blackbox-differentiation gradients;
+        ``"imle"`` with implicit maximum-likelihood gradients of perturbed
+        decisions; ``"fy"`` minimizes the perturbed Fenchel-Young loss;
         ``"auto"`` is ``"spo+"`` for linear problems.
     lambd : float, default=10.0
-        Interpolation scale of ``"dbb"`` (its gradient is divided by it).
-        It acts on the internally rescaled targets (see ``target_scale_``).
+        Scale of ``"dbb"`` and ``"imle"`` (their gradients are divided by it).
+        Like every noise scale below it acts on the internally rescaled
+        targets (see ``target_scale_``).
+    noise : {"sog", "gumbel"} or None, default="sog"
+        Perturbation of ``"imle"``: sum-of-Gamma (sized by the mean number of
+        non-zeros of the true decisions), Gumbel, or none.
+    tau : float, default=1.0
+        Temperature of the ``"imle"`` noise.
+    n_samples : int, default=1
+        Perturbations per instance and step for ``"imle"`` and ``"fy"``, all
+        solved in one batched call.
+    sigma : float, default=1.0
+        Scale of the Gaussian perturbation of ``"fy"``.
     per_item : bool, default=False
         Rows hold the features of the optimizer's items flattened item-major;
         one shared network maps each item's features to its parameters.
@@ -55,8 +68,9 @@ class DecisionFocusedRegressor(DecisionFocusedMixin, RegressorMixin, BaseEstimat
     device : str or torch.device, default="cpu"
         Where the network is trained and evaluated, e.g. ``"cuda"``.
     random_state : int, RandomState instance or None, default=None
-        Seed of the weight initialization, the batch order and the validation
-        split; the same seed gives the same model on CPU.
+        Seed of the weight initialization, the batch order, the validation
+        split and the perturbations (drawn from a ``torch.Generator``, never
+        the global one); the same seed gives the same model on CPU.
     verbose : int, default=0
         Print one line per epoch when positive.
 
@@ -103,7 +117,8 @@ class DecisionFocusedRegressor(DecisionFocusedMixin, RegressorMixin, BaseEstimat
     True
     """
 
-    def __init__(self, optimizer, *, method="auto", lambd=10.0, per_item=False,
+    def __init__(self, optimizer, *, method="auto", lambd=10.0, noise="sog", tau=1.0,
+                 n_samples=1, sigma=1.0, per_item=False,
                  hidden_layer_sizes=(), activation="relu", alpha=0.0, batch_size=32,
                  learning_rate_init=0.01, max_iter=100, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, device="cpu",
@@ -111,6 +126,10 @@ class DecisionFocusedRegressor(DecisionFocusedMixin, RegressorMixin, BaseEstimat
         self.optimizer = optimizer
         self.method = method
         self.lambd = lambd
+        self.noise = noise
+        self.tau = tau
+        self.n_samples = n_samples
+        self.sigma = sigma
         self.per_item = per_item
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation

@@ -1,9 +1,18 @@
-"""Methods: HOW gradients pass through the decision (torch autograd)."""
+"""Methods: HOW gradients pass through the decision (torch autograd).
 
-from ._base import DecisionLoss
+Each method is a torch module usable on its own (``SPOPlus``,
+``BlackboxDifferentiation``, ``IMLE``, ``PerturbedFenchelYoung``); the
+estimators' ``method=`` strings build the same modules.
+"""
+
+from ._base import DecisionLoss, DecisionRegret
 from ._blackbox import BlackboxDifferentiation, BlackboxRegret
+from ._imle import IMLE, ImleRegret
+from ._noise import gumbel_noise, standard_gamma, sum_of_gamma_noise
+from ._perturbed import PerturbedFenchelYoung
 from ._spo import SPOPlus
 from ._two_stage import SquaredError
 
-__all__ = ["DecisionLoss", "BlackboxDifferentiation", "BlackboxRegret", "SPOPlus",
-           "SquaredError"]
+__all__ = ["DecisionLoss", "DecisionRegret", "BlackboxDifferentiation", "BlackboxRegret",
+           "IMLE", "ImleRegret", "PerturbedFenchelYoung", "SPOPlus", "SquaredError",
+           "gumbel_noise", "standard_gamma", "sum_of_gamma_noise"]

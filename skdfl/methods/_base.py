@@ -31,3 +31,31 @@ class DecisionLoss(nn.Module):
         if x_true is not None:
             return x_true
         return self.optimizer._solve(theta.detach())
+
+
+class DecisionRegret(DecisionLoss):
+    """Mean regret of the decisions a differentiable solver layer returns.
+
+    ``forward(theta_hat, theta, x_true)`` is the mean over the batch of
+    ``f(layer(theta_hat), theta) - f(x*, theta)`` (mirrored for a
+    maximization); its gradient reaches ``theta_hat`` through the layer's
+    backward pass.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        A linear decision problem.
+    layer : torch.nn.Module
+        Maps ``theta_hat`` to (relaxed or expected) decisions.
+    """
+
+    needs_linear = True
+
+    def __init__(self, optimizer, layer):
+        super().__init__(optimizer)
+        self.layer = layer
+
+    def forward(self, theta_hat, theta, x_true=None):
+        x_star = self.true_decisions(theta, x_true)
+        x_hat = self.layer(theta_hat)
+        return (self.optimizer.sign * (theta * (x_hat - x_star)).sum(-1)).mean()

@@ -2,7 +2,7 @@
 
 import torch
 
-from ._base import DecisionLoss
+from ._base import DecisionRegret
 
 
 class _BlackboxSolve(torch.autograd.Function):
@@ -22,7 +22,8 @@ class _BlackboxSolve(torch.autograd.Function):
         # loss, then interpolate between the two decisions (divided by lambd,
         # so lambd is a smoothing scale rather than a learning rate).
         x_shifted = optimizer._solve(theta_hat.detach() + sign * lambd * grad_x)
-        return sign * (x_shifted - x_hat) / lambd, None, None
+        step = x_shifted - x_hat if sign > 0 else x_hat - x_shifted
+        return step / lambd, None, None
 
 
 class BlackboxDifferentiation(torch.nn.Module):
@@ -73,7 +74,7 @@ class BlackboxDifferentiation(torch.nn.Module):
         return _BlackboxSolve.apply(theta_hat, self.optimizer, self.lambd)
 
 
-class BlackboxRegret(DecisionLoss):
+class BlackboxRegret(DecisionRegret):
     """Regret of the blackbox-differentiated decisions: the loss of ``method="dbb"``.
 
     Parameters
@@ -94,13 +95,6 @@ class BlackboxRegret(DecisionLoss):
     """
 
     method_name = "dbb"
-    needs_linear = True
 
     def __init__(self, optimizer, lambd=10.0):
-        super().__init__(optimizer)
-        self.layer = BlackboxDifferentiation(optimizer, lambd)
-
-    def forward(self, theta_hat, theta, x_true=None):
-        x_star = self.true_decisions(theta, x_true)
-        x_hat = self.layer(theta_hat)
-        return (self.optimizer.sign * (theta * (x_hat - x_star)).sum(-1)).mean()
+        super().__init__(optimizer, BlackboxDifferentiation(optimizer, lambd))

@@ -1,10 +1,12 @@
 """From the estimator's ``method=`` string to a training loss."""
 
 from ._blackbox import BlackboxRegret
+from ._imle import ImleRegret
+from ._perturbed import PerturbedFenchelYoung
 from ._spo import SPOPlus
 from ._two_stage import SquaredError
 
-METHODS = ("auto", "two-stage", "spo+", "dbb")
+METHODS = ("auto", "two-stage", "spo+", "dbb", "imle", "fy")
 
 
 def resolve_method(method, optimizer):
@@ -19,7 +21,8 @@ def resolve_method(method, optimizer):
     return method
 
 
-def make_loss(method, optimizer, *, lambd=10.0):
+def make_loss(method, optimizer, *, lambd=10.0, noise="sog", tau=1.0, n_samples=1,
+              sigma=1.0, solution_size=None, generator=None):
     """Build the training loss of a resolved method.
 
     Parameters
@@ -29,7 +32,15 @@ def make_loss(method, optimizer, *, lambd=10.0):
     optimizer : Optimizer
         The decision problem.
     lambd : float, default=10.0
-        Interpolation scale of ``"dbb"``.
+        Scale of ``"dbb"`` and ``"imle"``.
+    noise, tau, n_samples : optional
+        Perturbation of ``"imle"`` (``n_samples`` also of ``"fy"``).
+    sigma : float, default=1.0
+        Gaussian scale of ``"fy"``.
+    solution_size : float, optional
+        Non-zeros of a solution, for the sum-of-Gamma noise.
+    generator : torch.Generator, optional
+        Source of the perturbations.
 
     Returns
     -------
@@ -41,4 +52,10 @@ def make_loss(method, optimizer, *, lambd=10.0):
         return SPOPlus(optimizer)
     if method == "dbb":
         return BlackboxRegret(optimizer, lambd=lambd)
+    if method == "imle":
+        return ImleRegret(optimizer, lambd=lambd, noise=noise, tau=tau, n_samples=n_samples,
+                          k=solution_size, generator=generator)
+    if method == "fy":
+        return PerturbedFenchelYoung(optimizer, sigma=sigma, n_samples=n_samples,
+                                     generator=generator)
     raise ValueError(f"method must be one of {list(METHODS)}; got {method!r}.")

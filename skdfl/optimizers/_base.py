@@ -48,6 +48,13 @@ class Optimizer(BaseEstimator):
         state.pop("_cache", None)
         return state
 
+    def __setattr__(self, name, value):
+        # A changed parameter (set_params, or plain assignment) invalidates
+        # whatever was derived from the old one.
+        if not name.startswith("_"):
+            self.__dict__.pop("_cache", None)
+        super().__setattr__(name, value)
+
     def _cached(self, key, build):
         cache = self.__dict__.setdefault("_cache", {})
         if key not in cache:

@@ -82,7 +82,9 @@ class Graph:
         as_t = lambda a: torch.as_tensor(a, dtype=torch.long, device=device)  # noqa: E731
         levels = None
         if self.levels is not None:
-            levels = [as_t(level) for level in self.levels]
+            # The source keeps distance 0 even when arcs enter it (from nodes
+            # it cannot reach, so never on a shortest path).
+            levels = [as_t(level[level != self.source]) for level in self.levels]
         return GraphTensors(as_t(tails), as_t(self.in_arcs), levels, m,
                             self.source, self.target)
 

@@ -1,0 +1,254 @@
+"""DecisionFocusedRegressor: learning, determinism, early stopping, errors."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+from skdfl import DecisionFocusedRegressor
+from skdfl.datasets import make_shortest_path
+from skdfl.metrics import regret
+from skdfl.optimizers import KSubset, Optimizer, ShortestPath
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+GRID = ShortestPath(grid=(5, 5))
+
+
+@pytest.fixture(scope="module")
+def misspecified():
+    """Degree-6 costs: a linear model cannot fit them, decisions need focus."""
+    X, C = make_shortest_path(600, degree=6, noise_width=0.5, random_state=1)
+    return X[:400], C[:400], X[400:], C[400:]
+
+
+def test_decision_focused_beats_two_stage_on_misspecified_data(misspecified):
+    X, C, X_test, C_test = misspecified
+    scores = {}
+    for method in ("two-stage", "spo+", "dbb"):
+        est = DecisionFocusedRegressor(GRID, method=method, max_iter=15, random_state=0)
+        scores[method] = est.fit(X, C).score(X_test, C_test)
+    assert scores["spo+"] > scores["two-stage"]
+    assert scores["dbb"] > scores["two-stage"] - 0.02
+    # every trained model decides far better than deciding on noise
+    noise = np.random.RandomState(0).uniform(size=C_test.shape)
+    assert min(scores.values()) > -regret(C_test, noise, optimizer=GRID) / 2
+
+
+def test_outputs_and_fitted_attributes(misspecified):
+    X, C, X_test, C_test = misspecified
+    est = DecisionFocusedRegressor(GRID, max_iter=4, random_state=0).fit(X, C)
+    assert est.method_ == "spo+"
+    assert est.n_features_in_ == X.shape[1]
+    assert est.n_iter_ == 4 and len(est.loss_curve_) == 4
+    assert est.target_scale_ == pytest.approx(np.abs(C).mean())
+    theta_hat = est.predict(X_test)
+    assert theta_hat.shape == C_test.shape and theta_hat.dtype == np.float64
+    decisions = est.decide(X_test)
+    np.testing.assert_array_equal(decisions, GRID.solve(theta_hat))
+    assert est.score(X_test, C_test) == pytest.approx(
+        -regret(C_test, theta_hat, optimizer=GRID))
+
+
+def test_same_seed_same_model_and_no_global_rng_side_effect(misspecified):
+    X, C, X_test, _ = misspecified
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    make = lambda seed: DecisionFocusedRegressor(  # noqa: E731
+        GRID, method="dbb", max_iter=3, random_state=seed).fit(X, C)
+    first, second, other = make(7), make(7), make(8)
+    np.testing.assert_array_equal(first.predict(X_test), second.predict(X_test))
+    assert not np.array_equal(first.predict(X_test), other.predict(X_test))
+    assert torch.equal(torch.rand(1), before)
+
+
+def test_targets_in_any_scale_give_the_same_decisions(misspecified):
+    X, C, X_test, _ = misspecified
+    fit = lambda y: DecisionFocusedRegressor(  # noqa: E731
+        GRID, max_iter=3, random_state=0).fit(X, y)
+    small, large = fit(C), fit(C * 1000.0)
+    np.testing.assert_array_equal(small.decide(X_test), large.decide(X_test))
+    np.testing.assert_allclose(large.predict(X_test), 1000 * small.predict(X_test),
+                               rtol=1e-4)
+
+
+def test_early_stopping_on_validation_regret(misspecified):
+    X, C, _, _ = misspecified
+    est = DecisionFocusedRegressor(GRID, early_stopping=True, n_iter_no_change=2, tol=2.0,
+                                   max_iter=50, random_state=0).fit(X, C)
+    # No gain of 2 in normalized regret is possible after the first epoch:
+    # training stops once n_iter_no_change epochs in a row have not improved.
+    assert est.n_iter_ == 3
+    assert len(est.validation_scores_) == est.n_iter_
+    assert all(-1 <= s <= 0 for s in est.validation_scores_)
+    assert est.best_validation_score_ == max(est.validation_scores_)
+
+
+def test_stops_when_training_loss_stalls(misspecified):
+    X, C, _, _ = misspecified
+    est = DecisionFocusedRegressor(GRID, n_iter_no_change=1, tol=1e6, max_iter=50,
+                                   random_state=0).fit(X, C)
+    assert est.n_iter_ == 2
+    assert est.validation_scores_ is None
+
+
+def test_convergence_warning_at_max_iter(misspecified):
+    X, C, _, _ = misspecified
+    with pytest.warns(ConvergenceWarning, match="max_iter=2"):
+        DecisionFocusedRegressor(GRID, max_iter=2, random_state=0).fit(X, C)
+
+
+def test_hidden_layers_and_weight_decay(misspecified):
+    X, C, X_test, C_test = misspecified
+    est = DecisionFocusedRegressor(GRID, hidden_layer_sizes=(16,), activation="tanh",
+                                   alpha=1e-4, max_iter=3, random_state=0).fit(X, C)
+    assert est.predict(X_test).shape == C_test.shape
+
+
+def test_per_item_shares_one_model_across_items():
+    rng = np.random.RandomState(0)
+    n_items, n_item_features = 6, 3
+    weights = rng.normal(size=n_item_features)
+    X = rng.normal(size=(200, n_items * n_item_features))
+    y = (X.reshape(200, n_items, n_item_features) @ weights)
+    est = DecisionFocusedRegressor(KSubset(k=2), per_item=True, method="two-stage",
+                                   max_iter=60, learning_rate_init=0.05,
+                                   random_state=0).fit(X, y)
+    linear = est.net_.module_.module[0]
+    assert linear.weight.shape == (1, n_item_features)
+    np.testing.assert_allclose(linear.weight.detach().numpy()[0] * est.target_scale_,
+                               weights, atol=0.05)
+
+
+class _Quadratic(Optimizer):
+    """A non-linear test problem: minimize sum((x - theta)^2) over x in {0, 1}^n."""
+
+    is_linear = False
+
+    def __init__(self, n=3):
+        self.n = n
+
+    n_params = property(lambda self: self.n)
+    n_vars = property(lambda self: self.n)
+
+    def _solve(self, theta):
+        return (theta > 0.5).to(theta.dtype)
+
+    def _objective(self, x, theta):
+        return ((x - theta) ** 2).sum(-1)
+
+
+@pytest.mark.parametrize("X_bad, y_bad, match", [
+    ("nan_X", None, "X must contain only finite values"),
+    ("inf_X", None, "X must contain only finite values"),
+    (None, "nan_y", "y must contain only finite values"),
+    (None, "inf_y", "y must contain only finite values"),
+    (None, "narrow_y", r"y must have optimizer.n_params=40 columns.*got 39"),
+    (None, "flat_y", "y must be 2-D"),
+])
+def test_bad_data_gets_a_clear_error(misspecified, X_bad, y_bad, match):
+    X, C, _, _ = misspecified
+    X, C = X.copy(), C.copy()
+    if X_bad:
+        X[3, 1] = np.nan if X_bad == "nan_X" else np.inf
+    if y_bad == "nan_y":
+        C[5, 2] = np.nan
+    elif y_bad == "inf_y":
+        C[5, 2] = -np.inf
+    elif y_bad == "narrow_y":
+        C = C[:, :-1]
+    elif y_bad == "flat_y":
+        C = C[:, 0]
+    with pytest.raises(ValueError, match=match):
+        DecisionFocusedRegressor(GRID, max_iter=1).fit(X, C)
+
+
+def test_nan_at_predict_time(misspecified):
+    X, C, X_test, _ = misspecified
+    est = DecisionFocusedRegressor(GRID, max_iter=1).fit(X, C)
+    X_test = X_test.copy()
+    X_test[0, 0] = np.nan
+    with pytest.raises(ValueError, match="X must contain only finite values"):
+        est.decide(X_test)
+
+
+def test_negative_costs_on_a_cyclic_graph_are_rejected():
+    cycle = ShortestPath(edges=[(0, 1), (1, 2), (2, 0), (1, 3)], source=0, target=3)
+    X = np.random.RandomState(0).normal(size=(20, 2))
+    y = np.abs(X[:, :1] @ np.ones((1, 4))) + 1
+    y[4, 2] = -1.0
+    with pytest.raises(ValueError, match="y must be non-negative.*cycle.*-1"):
+        DecisionFocusedRegressor(cycle, max_iter=1).fit(X, y)
+
+
+def test_negative_costs_on_the_grid_are_solved(misspecified):
+    X, C, X_test, _ = misspecified
+    est = DecisionFocusedRegressor(GRID, max_iter=2, random_state=0).fit(X, C - 0.8)
+    assert (est.predict(X_test) < 0).any()
+    assert est.decide(X_test).sum(1).min() == 8
+
+
+@pytest.mark.parametrize("params, error, match", [
+    ({"method": "spo"}, ValueError, r"method must be one of .*'spo\+'.*got 'spo'"),
+    ({"method": "spo+", "optimizer": _Quadratic()}, ValueError,
+     "method 'spo\\+' needs a linear optimizer.*_Quadratic"),
+    ({"method": "dbb", "optimizer": _Quadratic()}, ValueError, "needs a linear optimizer"),
+    ({"method": "auto", "optimizer": _Quadratic()}, ValueError, "method='auto'"),
+    ({"optimizer": "shortest path"}, TypeError, "optimizer must be an skdfl Optimizer"),
+    ({"lambd": 0}, ValueError, "lambd must be > 0.0; got 0"),
+    ({"batch_size": 0}, ValueError, "batch_size must be >= 1; got 0"),
+    ({"batch_size": 2.5}, TypeError, "batch_size must be a integer"),
+    ({"learning_rate_init": -1.0}, ValueError, "learning_rate_init must be > 0.0"),
+    ({"max_iter": 0}, ValueError, "max_iter must be >= 1"),
+    ({"validation_fraction": 1.0}, ValueError, "validation_fraction must be <= 0.99"),
+    ({"hidden_layer_sizes": (0,)}, ValueError, "hidden_layer_sizes must be a tuple"),
+    ({"activation": "gelu"}, ValueError, "activation must be one of"),
+    ({"early_stopping": "yes"}, TypeError, "early_stopping must be True or False"),
+    ({"device": "tpu:9"}, ValueError, "device must name a torch device"),
+])
+def test_bad_parameters_get_a_clear_error(misspecified, params, error, match):
+    X, C, _, _ = misspecified
+    optimizer = params.pop("optimizer", GRID)
+    if isinstance(optimizer, _Quadratic):
+        C = C[:, :3]
+    with pytest.raises(error, match=match):
+        DecisionFocusedRegressor(optimizer, **{"max_iter": 1, **params}).fit(X, C)
+
+
+def test_two_stage_works_on_a_nonlinear_optimizer(misspecified):
+    X, C, X_test, C_test = misspecified
+    opt = _Quadratic()
+    est = DecisionFocusedRegressor(opt, method="two-stage", max_iter=2).fit(X, C[:, :3] / 3)
+    assert est.target_scale_ == 1.0
+    assert est.decide(X_test).shape == (len(X_test), 3)
+
+
+def test_divergence_raises_with_epoch_and_batch(misspecified):
+    X, C, _, _ = misspecified
+    est = DecisionFocusedRegressor(GRID, method="two-stage", learning_rate_init=1e30,
+                                   max_iter=20)
+    with pytest.raises(ValueError, match=r"training diverged.*epoch \d+, batch \d+"):
+        est.fit(X * 1e10, C)
+    # the estimator can be fit again afterwards
+    est.set_params(learning_rate_init=0.01, max_iter=1).fit(X, C)
+
+
+def test_cuda_device_when_available(misspecified):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    X, C, X_test, _ = misspecified
+    cpu = DecisionFocusedRegressor(GRID, max_iter=3, random_state=0).fit(X, C)
+    gpu = DecisionFocusedRegressor(GRID, max_iter=3, random_state=0, device="cuda").fit(X, C)
+    assert next(gpu.net_.module_.parameters()).is_cuda
+    theta_hat = gpu.predict(X_test)
+    assert isinstance(theta_hat, np.ndarray)
+    np.testing.assert_allclose(theta_hat, cpu.predict(X_test), rtol=1e-3, atol=1e-3)
+
+
+def test_cuda_request_without_cuda_is_a_clear_error(misspecified):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available")
+    X, C, _, _ = misspecified
+    with pytest.raises(ValueError, match="device='cuda'.*not available"):
+        DecisionFocusedRegressor(GRID, device="cuda", max_iter=1).fit(X, C)

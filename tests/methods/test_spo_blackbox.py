@@ -1,0 +1,102 @@
+"""SPO+ and blackbox differentiation against finite differences and brute force."""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from skdfl.methods import BlackboxDifferentiation, BlackboxRegret, SPOPlus
+from skdfl.metrics import regret
+from skdfl.optimizers import KSubset, ShortestPath
+
+
+def brute_force_k_subset(theta, k):
+    """Best k-subset of each row by enumeration: the independent oracle."""
+    n = theta.shape[1]
+    subsets = np.array([[1.0 if i in c else 0.0 for i in range(n)]
+                        for c in itertools.combinations(range(n), k)])
+    best = np.argmax(theta @ subsets.T, axis=1)
+    return subsets[best]
+
+
+def central_difference(f, theta, eps=1e-6):
+    grad = np.zeros_like(theta)
+    for idx in np.ndindex(theta.shape):
+        step = np.zeros_like(theta)
+        step[idx] = eps
+        grad[idx] = (f(theta + step) - f(theta - step)) / (2 * eps)
+    return grad
+
+
+@pytest.mark.parametrize("optimizer, width", [(ShortestPath(grid=(3, 3)), 12),
+                                              (KSubset(k=2), 6)])
+def test_spo_plus_gradient_matches_finite_differences(optimizer, width):
+    rng = np.random.RandomState(0)
+    theta = rng.uniform(0.5, 2.0, size=(4, width))
+    theta_hat = rng.uniform(0.5, 2.0, size=(4, width))
+    loss = SPOPlus(optimizer)
+
+    def value(t):
+        return float(loss(torch.as_tensor(t), torch.as_tensor(theta))) * len(t)
+
+    t = torch.tensor(theta_hat, requires_grad=True)
+    (loss(t, torch.as_tensor(theta)) * len(theta_hat)).backward()
+    np.testing.assert_allclose(t.grad.numpy(), central_difference(value, theta_hat),
+                               atol=1e-5)
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(np.float64, (3, 2, 6), elements=st.floats(-3, 3)))
+def test_spo_plus_bounds_regret_and_vanishes_at_truth(pair):
+    theta, theta_hat = pair[0], pair[1]
+    for optimizer in (KSubset(k=2), KSubset(k=5)):
+        spo = float(SPOPlus(optimizer)(torch.as_tensor(theta_hat), torch.as_tensor(theta)))
+        mean_regret = regret(theta, theta_hat, optimizer=optimizer, reduction="mean")
+        assert spo >= mean_regret - 1e-9
+        assert float(SPOPlus(optimizer)(torch.as_tensor(theta),
+                                        torch.as_tensor(theta))) == pytest.approx(0, abs=1e-12)
+
+
+@pytest.mark.parametrize("lambd", [0.5, 3.0])
+def test_blackbox_gradient_against_brute_force(lambd):
+    rng = np.random.RandomState(1)
+    theta_hat = rng.normal(size=(5, 6))
+    grad_out = rng.normal(size=(5, 6))
+    t = torch.tensor(theta_hat, requires_grad=True)
+    x = BlackboxDifferentiation(KSubset(k=3), lambd=lambd)(t)
+    np.testing.assert_array_equal(x.detach().numpy(), brute_force_k_subset(theta_hat, 3))
+    (x * torch.as_tensor(grad_out)).sum().backward()
+    # Maximization: perturb against the loss gradient, difference / lambd.
+    expected = (brute_force_k_subset(theta_hat, 3)
+                - brute_force_k_subset(theta_hat - lambd * grad_out, 3)) / lambd
+    np.testing.assert_allclose(t.grad.numpy(), expected)
+
+
+def test_blackbox_step_lowers_the_regret_loss():
+    rng = np.random.RandomState(2)
+    theta = torch.as_tensor(rng.uniform(0.5, 2.0, size=(8, 12)))
+    theta_hat = torch.as_tensor(rng.uniform(0.5, 2.0, size=(8, 12))).requires_grad_()
+    # The loss averages over 8 instances: lambd must be large enough for the
+    # perturbation lambd * dL/dx to change the decisions.
+    loss = BlackboxRegret(ShortestPath(grid=(3, 3)), lambd=20.0)
+    before = loss(theta_hat, theta)
+    before.backward()
+    with torch.no_grad():
+        after = [float(loss(theta_hat - step * theta_hat.grad, theta))
+                 for step in (5.0, 10.0, 20.0, 40.0)]
+    assert theta_hat.grad.abs().sum() > 0
+    assert min(after) < float(before.detach())
+
+
+def test_linear_methods_refuse_nonlinear_optimizers():
+    class Nonlinear(KSubset):
+        is_linear = False
+
+    with pytest.raises(ValueError, match="'dbb' needs a linear optimizer"):
+        BlackboxDifferentiation(Nonlinear(k=1))
+    with pytest.raises(ValueError, match="'spo\\+' needs a linear optimizer"):
+        SPOPlus(Nonlinear(k=1))
