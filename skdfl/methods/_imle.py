@@ -58,8 +58,7 @@ class IMLE(torch.nn.Module):
         Perturbations per instance and step.
     k : float, optional
         Non-zeros of a solution for the sum-of-Gamma noise; by default the
-        optimizer's ``solution_size``, else the mean number of non-zeros of
-        the unperturbed decisions of the batch.
+        mean number of non-zeros of the unperturbed decisions of the batch.
     generator : torch.Generator, optional
         Source of the perturbations (torch's global generator when None).
 
@@ -100,9 +99,6 @@ class IMLE(torch.nn.Module):
     def _solution_size(self, theta_hat):
         if self.k is not None:
             return self.k
-        size = getattr(self.optimizer, "solution_size", None)
-        if size is not None:
-            return size
         with torch.no_grad():
             nonzeros = self.optimizer._solve(theta_hat.detach()).ne(0).sum(-1).float().mean()
         return max(float(nonzeros), 1.0)

@@ -206,6 +206,12 @@ def test_negative_costs_on_the_grid_are_solved(misspecified):
     ({"activation": "gelu"}, ValueError, "activation must be one of"),
     ({"early_stopping": "yes"}, TypeError, "early_stopping must be True or False"),
     ({"device": "tpu:9"}, ValueError, "device must name a torch device"),
+    ({"method": "imle", "noise": "uniform"}, ValueError, "noise must be one of"),
+    ({"method": "imle", "tau": 0.0}, ValueError, "tau must be > 0.0"),
+    ({"method": "fy", "sigma": -1.0}, ValueError, "sigma must be > 0.0"),
+    ({"method": "fy", "n_samples": 0}, ValueError, "n_samples must be >= 1"),
+    ({"method": "imle", "optimizer": _Quadratic()}, ValueError, "'imle' needs a linear"),
+    ({"method": "fy", "optimizer": _Quadratic()}, ValueError, "'fy' needs a linear"),
 ])
 def test_bad_parameters_get_a_clear_error(misspecified, params, error, match):
     X, C, _, _ = misspecified
@@ -252,3 +258,18 @@ def test_cuda_request_without_cuda_is_a_clear_error(misspecified):
     X, C, _, _ = misspecified
     with pytest.raises(ValueError, match="device='cuda'.*not available"):
         DecisionFocusedRegressor(GRID, device="cuda", max_iter=1).fit(X, C)
+
+
+@pytest.mark.parametrize("method, params", [
+    ("imle", {"noise": "sog", "n_samples": 4}), ("imle", {"noise": "gumbel", "n_samples": 2}),
+    ("imle", {"noise": None}), ("fy", {"n_samples": 4, "sigma": 0.5}),
+])
+def test_perturbation_methods_learn_and_are_reproducible(misspecified, method, params):
+    X, C, X_test, C_test = misspecified
+    make = lambda seed: DecisionFocusedRegressor(  # noqa: E731
+        GRID, method=method, max_iter=5, random_state=seed, **params).fit(X, C)
+    first, second = make(3), make(3)
+    np.testing.assert_array_equal(first.predict(X_test), second.predict(X_test))
+    untrained = DecisionFocusedRegressor(GRID, method=method, max_iter=1,
+                                         learning_rate_init=1e-9, random_state=3, **params)
+    assert first.score(X_test, C_test) > untrained.fit(X, C).score(X_test, C_test) + 0.05

@@ -1,0 +1,77 @@
+"""Sphinx configuration of the skdfl documentation.
+
+Build with ``python -m sphinx -b html doc doc/_build/html`` from the
+repository root (add ``-W --keep-going`` to turn warnings into errors).
+"""
+
+import os
+import sys
+
+# Document the checkout itself, installed or not.
+sys.path.insert(0, os.path.abspath(".."))
+
+import skdfl  # noqa: E402
+
+# -- Project -----------------------------------------------------------------
+
+project = "skdfl"
+author = "the skdfl developers"
+copyright = "the skdfl developers"
+release = skdfl.__version__
+version = ".".join(release.split(".")[:2])
+
+# -- General -----------------------------------------------------------------
+
+# sphinx.ext.intersphinx is left out on purpose: the build needs no network.
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+]
+
+templates_path = ["_templates"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+root_doc = "index"
+default_role = "literal"
+
+# -- autodoc / autosummary / numpydoc ------------------------------------------
+
+autosummary_generate = True
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+
+# -- sphinx-gallery ------------------------------------------------------------
+
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "download_all_examples": False,
+}
+
+# -- HTML --------------------------------------------------------------------
+
+html_theme = "alabaster"
+html_title = f"skdfl {release}"
+html_static_path = []
+
+
+# -- Hooks -------------------------------------------------------------------
+
+
+def _skip_metadata_routing(app, what, name, obj, skip, options):
+    """Skip scikit-learn's metadata-routing methods.
+
+    Their docstrings come from scikit-learn and point to its glossary and
+    user guide, which this documentation does not have.
+    """
+    if name == "get_metadata_routing" or (name.startswith("set_")
+                                          and name.endswith("_request")):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_metadata_routing)

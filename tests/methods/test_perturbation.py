@@ -1,0 +1,153 @@
+"""I-MLE, perturbed Fenchel-Young and their noise: oracles and statistics."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from skdfl.methods import (IMLE, BlackboxDifferentiation, ImleRegret, PerturbedFenchelYoung,
+                           gumbel_noise, standard_gamma, sum_of_gamma_noise)
+from skdfl.optimizers import KSubset, ShortestPath
+
+
+@pytest.mark.parametrize("alpha", [0.1, 0.5, 1.0, 4.0])
+def test_standard_gamma_matches_scipy(alpha):
+    draws = standard_gamma(alpha, (20000,), generator=torch.Generator().manual_seed(0),
+                           dtype=torch.float64).numpy()
+    assert stats.kstest(draws, stats.gamma(alpha).cdf).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("k, tau", [(3, 1.0), (8, 0.5)])
+def test_sum_of_gamma_over_a_solution_is_gumbel(k, tau):
+    """Eq. 13 of Niepert et al.: summed over k entries, SoG noise is Gumbel(0, tau)."""
+    g = torch.Generator().manual_seed(1)
+    n_terms = 10
+    total = sum_of_gamma_noise((20000, k), k, tau, n_terms, generator=g,
+                               dtype=torch.float64).sum(-1).numpy()
+    # With a finite number of terms the sum has mean tau (H_s - log s) and
+    # variance tau^2 sum_{i<=s} 1/i^2, tending to Gumbel's 0.5772 tau, 1.645 tau^2.
+    harmonic = sum(1.0 / i for i in range(1, n_terms + 1))
+    assert total.mean() == pytest.approx(tau * (harmonic - math.log(n_terms)), abs=0.03 * tau)
+    assert total.var() == pytest.approx(
+        tau ** 2 * sum(1.0 / i ** 2 for i in range(1, n_terms + 1)), rel=0.06)
+    many = sum_of_gamma_noise((5000, k), k, tau, 200, generator=g,
+                              dtype=torch.float64).sum(-1).numpy()
+    assert stats.kstest(many, stats.gumbel_r(scale=tau).cdf).pvalue > 1e-3
+
+
+def test_gumbel_noise_matches_scipy():
+    draws = gumbel_noise((20000,), 2.0, torch.Generator().manual_seed(2),
+                         dtype=torch.float64).numpy()
+    assert stats.kstest(draws, stats.gumbel_r(scale=2.0).cdf).pvalue > 1e-3
+
+
+def test_noise_draws_depend_only_on_the_generator():
+    a = sum_of_gamma_noise((4, 5), 3, generator=torch.Generator().manual_seed(7))
+    torch.manual_seed(0)
+    b = sum_of_gamma_noise((4, 5), 3, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("optimizer, width", [(KSubset(k=3), 7), (ShortestPath(grid=(3, 4)), 17)])
+@pytest.mark.parametrize("lambd", [0.5, 5.0])
+def test_imle_without_noise_is_blackbox_differentiation(optimizer, width, lambd):
+    rng = np.random.RandomState(0)
+    theta_hat = rng.uniform(0.2, 2, size=(6, width))
+    grad_out = rng.normal(size=(6, width))
+    grads = []
+    for layer in (IMLE(optimizer, lambd=lambd, noise=None),
+                  BlackboxDifferentiation(optimizer, lambd=lambd)):
+        t = torch.tensor(theta_hat, requires_grad=True)
+        (layer(t) * torch.as_tensor(grad_out)).sum().backward()
+        grads.append(t.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1])
+    assert np.abs(grads[0]).sum() > 0
+
+
+def test_imle_averages_samples_with_shared_noise():
+    """The estimate follows the definition, computed sample by sample."""
+    optimizer, lambd, n_samples = KSubset(k=2), 2.0, 5
+    rng = np.random.RandomState(3)
+    theta_hat = torch.as_tensor(rng.normal(size=(4, 6)))
+    grad_out = torch.as_tensor(rng.normal(size=(4, 6)))
+    layer = IMLE(optimizer, lambd=lambd, noise="gumbel", n_samples=n_samples,
+                 generator=torch.Generator().manual_seed(11))
+    t = theta_hat.clone().requires_grad_()
+    z = layer(t)
+    (z * grad_out).sum().backward()
+    eps = gumbel_noise((n_samples, 4, 6), 1.0, torch.Generator().manual_seed(11),
+                       dtype=torch.float64)
+    z_s = torch.stack([optimizer.solve(theta_hat + e) for e in eps])
+    z_target = torch.stack([optimizer.solve(theta_hat + e - lambd * grad_out) for e in eps])
+    torch.testing.assert_close(z, z_s.mean(0))
+    torch.testing.assert_close(t.grad, (z_s - z_target).mean(0) / lambd)
+
+
+def test_imle_regret_uses_true_costs_as_downstream_gradient():
+    rng = np.random.RandomState(4)
+    theta = torch.as_tensor(rng.uniform(0.5, 2, size=(5, 12)))
+    theta_hat = torch.as_tensor(rng.uniform(0.5, 2, size=(5, 12))).requires_grad_()
+    optimizer = ShortestPath(grid=(3, 3))
+    ImleRegret(optimizer, lambd=3.0, noise=None)(theta_hat, theta).backward()
+    # dL/dz = theta / batch: the DBB gradient with that downstream gradient
+    t = theta_hat.detach().clone().requires_grad_()
+    (BlackboxDifferentiation(optimizer, lambd=3.0)(t) * theta / 5).sum().backward()
+    torch.testing.assert_close(theta_hat.grad, t.grad)
+
+
+@pytest.mark.parametrize("optimizer, width", [(KSubset(k=2), 6), (ShortestPath(grid=(3, 3)), 12)])
+def test_fenchel_young_gradient_and_finite_differences(optimizer, width):
+    rng = np.random.RandomState(5)
+    theta = torch.as_tensor(rng.uniform(0.5, 2, size=(3, width)))
+    theta_hat = rng.uniform(0.5, 2, size=(3, width))
+
+    def loss_at(values):
+        fy = PerturbedFenchelYoung(optimizer, sigma=0.5, n_samples=8,
+                                   generator=torch.Generator().manual_seed(9))
+        return fy(torch.as_tensor(values), theta)
+
+    t = torch.tensor(theta_hat, requires_grad=True)
+    loss_at(t).backward()
+    # Same noise: the sampled loss is piecewise linear in theta_hat, so a
+    # central difference at a generic point is exact.
+    eps, fd = 1e-6, np.zeros_like(theta_hat)
+    for idx in np.ndindex(theta_hat.shape):
+        step = np.zeros_like(theta_hat)
+        step[idx] = eps
+        fd[idx] = float(loss_at(theta_hat + step) - loss_at(theta_hat - step)) / (2 * eps)
+    np.testing.assert_allclose(t.grad.numpy(), fd, atol=1e-6)
+    # and the gradient is sign * (x* - mean perturbed decision) / batch
+    noise = 0.5 * torch.randn((8, 3, width), generator=torch.Generator().manual_seed(9),
+                              dtype=torch.float64)
+    z = torch.stack([optimizer.solve(torch.as_tensor(theta_hat) + e) for e in noise])
+    expected = optimizer.sign * (optimizer.solve(theta) - z.mean(0)) / 3
+    torch.testing.assert_close(t.grad, expected)
+
+
+def test_fenchel_young_is_nonnegative_in_expectation_and_small_at_truth():
+    optimizer = KSubset(k=2)
+    rng = np.random.RandomState(6)
+    theta = torch.as_tensor(rng.normal(size=(50, 6)) * 3)
+    fy = PerturbedFenchelYoung(optimizer, sigma=0.1, n_samples=200,
+                               generator=torch.Generator().manual_seed(0))
+    at_truth = float(fy(theta, theta))
+    elsewhere = float(fy(torch.as_tensor(rng.normal(size=(50, 6))), theta))
+    assert at_truth >= -1e-9 and elsewhere > at_truth
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"lambd": 0.0}, "lambd must be > 0"), ({"noise": "uniform"}, "noise must be one of"),
+    ({"tau": -1.0}, "tau must be > 0"), ({"n_samples": 0}, "n_samples must be >= 1"),
+])
+def test_imle_parameter_errors(params, match):
+    with pytest.raises(ValueError, match=match):
+        IMLE(KSubset(k=1), **params)
+
+
+def test_fenchel_young_parameter_errors():
+    with pytest.raises(ValueError, match="sigma must be > 0"):
+        PerturbedFenchelYoung(KSubset(k=1), sigma=0.0)
+    with pytest.raises(TypeError, match="n_samples must be a integer"):
+        PerturbedFenchelYoung(KSubset(k=1), n_samples=1.5)
