@@ -2,6 +2,7 @@
 
 from ._base import Optimizer
 from ._k_subset import KSubset
+from ._knapsack import Knapsack
 from ._shortest_path import ShortestPath
 
-__all__ = ["Optimizer", "KSubset", "ShortestPath"]
+__all__ = ["Optimizer", "KSubset", "Knapsack", "ShortestPath"]

@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+
+from skdfl.datasets import load_energy_knapsack, make_knapsack
+from skdfl.optimizers import Knapsack
+
+
+def test_make_knapsack_shapes_and_determinism():
+    X, C, w = make_knapsack(30, n_items=12, n_features=4, degree=3, noise_width=0.2,
+                            random_state=5)
+    assert X.shape == (30, 4) and C.shape == (30, 12) and w.shape == (12,)
+    assert w.dtype.kind == "i" and w.min() >= 300 and w.max() < 800
+    assert np.all(C == np.ceil(C)) and C.min() >= 1
+    X2, C2, w2 = make_knapsack(30, n_items=12, n_features=4, degree=3, noise_width=0.2,
+                               random_state=5)
+    np.testing.assert_array_equal(C, C2)
+    np.testing.assert_array_equal(w, w2)
+
+
+def test_make_knapsack_equals_pyepo():
+    pyepo = pytest.importorskip("pyepo")
+    weights, x, c = pyepo.data.knapsack.genData(25, 5, 10, dim=1, deg=4, noise_width=0.5,
+                                                seed=7)
+    X, C, w = make_knapsack(25, n_items=10, n_features=5, degree=4, noise_width=0.5,
+                            random_state=7)
+    np.testing.assert_allclose(X, x)
+    np.testing.assert_allclose(C, c)
+    np.testing.assert_allclose(w, weights[0] * 100)
+
+
+def test_make_knapsack_parameter_errors():
+    with pytest.raises(ValueError, match="n_items must be >= 1"):
+        make_knapsack(5, n_items=0)
+    with pytest.raises(ValueError, match="noise_width must be <= 1.0"):
+        make_knapsack(5, noise_width=2.0)
+
+
+def test_load_energy_knapsack():
+    energy = load_energy_knapsack()
+    assert energy.data.shape == (789, 384) and energy.target.shape == (789, 48)
+    assert energy.weights.dtype.kind == "i" and energy.weights.shape == (48,)
+    assert energy.train_mask.sum() == 552 and energy.train_mask[:552].all()
+    assert "MIT" in energy.DESCR and "PredOpt" in energy.DESCR
+    assert energy.feature_names[8] == "slot1_feature0"
+    assert np.isfinite(energy.data).all() and np.isfinite(energy.target).all()
+    # the first slot of the first day equals the raw file's first row (index column dropped)
+    X, y = load_energy_knapsack(return_X_y=True)
+    np.testing.assert_array_equal(X, energy.data)
+    raw = np.load(__import__("skdfl").datasets.__path__[0] + "/data/energy_knapsack.npz")
+    np.testing.assert_array_equal(X[0, :8], raw["X_1gtrain"][0, 1:])
+    np.testing.assert_array_equal(y[1], raw["y_train"][48:96])
+    assert Knapsack(energy.weights, 120).solve(y[:3]).shape == (3, 48)
