@@ -4,8 +4,10 @@ Train models that predict the parameters of an optimization problem for the
 quality of the decisions they lead to, with the scikit-learn API.
 """
 
+from . import datasets, methods, metrics, nn, optimizers, pipeline, preprocessing
 from .estimators import DecisionFocusedRegressor
 
 __version__ = "0.1.0"
 
-__all__ = ["DecisionFocusedRegressor", "__version__"]
+__all__ = ["DecisionFocusedRegressor", "datasets", "methods", "metrics", "nn", "optimizers",
+           "pipeline", "preprocessing", "__version__"]
