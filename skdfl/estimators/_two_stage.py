@@ -1,0 +1,159 @@
+"""PredictThenOptimize: any scikit-learn regressor, then the optimizer."""
+
+import numpy as np
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, RegressorMixin, clone
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .._validation import check_finite
+from ..metrics import regret
+from ..optimizers import Optimizer
+
+
+class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
+    """The two-stage baseline with any scikit-learn regressor.
+
+    The regressor is fitted for accuracy on the parameters ``theta``
+    (``fit(X, y)``), and the optimizer decides with its predictions. It has
+    the same ``decide`` and ``score`` (minus the normalized regret) as the
+    decision-focused estimators, so it compares with them side by side in
+    ``cross_validate`` or a grid search.
+
+    Parameters
+    ----------
+    regressor : estimator
+        A scikit-learn regressor that predicts ``y`` of shape
+        ``(n_samples, n_params)`` (multi-output), e.g. a random forest; wrap
+        single-output ones in :class:`sklearn.multioutput.MultiOutputRegressor`.
+    optimizer : Optimizer
+        The decision problem.
+    per_item : bool, default=False
+        Rows hold the features of the optimizer's items flattened item-major;
+        the regressor is fitted on one row per item (weight sharing), mapping
+        an item's features to that item's parameters.
+
+    Attributes
+    ----------
+    regressor_ : estimator
+        The fitted clone of ``regressor``.
+    optimizer_ : Optimizer
+        The fitted copy of ``optimizer``, sized to the data.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+
+    Examples
+    --------
+    >>> from sklearn.ensemble import RandomForestRegressor
+    >>> from skdfl.datasets import make_shortest_path
+    >>> from skdfl.estimators import PredictThenOptimize
+    >>> from skdfl.optimizers import ShortestPath
+    >>> X, C = make_shortest_path(200, degree=4, random_state=0)
+    >>> model = PredictThenOptimize(RandomForestRegressor(n_estimators=10, random_state=0),
+    ...                             ShortestPath(grid=(5, 5)))
+    >>> model.fit(X[:150], C[:150]).decide(X[150:]).shape
+    (50, 40)
+    >>> bool(-0.5 < model.score(X[150:], C[150:]) <= 0)
+    True
+    """
+
+    def __init__(self, regressor, optimizer, *, per_item=False):
+        self.regressor = regressor
+        self.optimizer = optimizer
+        self.per_item = per_item
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = False
+        return tags
+
+    def _items(self, n_features):
+        n_items = getattr(self.optimizer_, "n_items", None) or self.optimizer_.n_params
+        if n_features % n_items:
+            raise ValueError(f"per_item=True needs X's width to split into {n_items} items; "
+                             f"got {n_features} features, not a multiple of {n_items}.")
+        return n_items
+
+    def fit(self, X, y):
+        """Fit the regressor on the parameters.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples, n_params)
+            True parameters per instance.
+
+        Returns
+        -------
+        self : object
+        """
+        if not isinstance(self.optimizer, Optimizer):
+            raise TypeError(f"optimizer must be an skdfl Optimizer; got {self.optimizer!r}.")
+        check_finite(np.asarray(y), "y")
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
+                             ensure_all_finite=False)
+        check_finite(X, "X")
+        if y.ndim != 2:
+            raise ValueError("y must be 2-D, shape (n_samples, n_params); got shape "
+                             f"{y.shape}.")
+        self.optimizer_ = clone(self.optimizer).with_n_params(y.shape[1], name="y")
+        self.optimizer_.check_theta(y, "y")
+        self.regressor_ = clone(self.regressor)
+        if self.per_item:
+            n_items = self._items(X.shape[1])
+            self.regressor_.fit(X.reshape(len(X) * n_items, -1),
+                                y.reshape(len(y) * n_items, -1).squeeze(-1))
+        else:
+            self.regressor_.fit(X, y)
+        return self
+
+    def predict(self, X):
+        """Predicted parameters.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        theta_hat : ndarray of shape (n_samples, n_params)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, ensure_all_finite=False)
+        check_finite(X, "X")
+        if self.per_item:
+            n_items = self._items(X.shape[1])
+            flat = self.regressor_.predict(X.reshape(len(X) * n_items, -1))
+            return np.asarray(flat, dtype=np.float64).reshape(len(X), -1)
+        return np.asarray(self.regressor_.predict(X), dtype=np.float64).reshape(len(X), -1)
+
+    def decide(self, X):
+        """Decisions of the optimizer on the predicted parameters.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        decisions : ndarray of shape (n_samples, n_vars)
+        """
+        return self.optimizer_.solve(self.predict(X))
+
+    def score(self, X, y, sample_weight=None):
+        """Minus the normalized regret of the decisions on ``X`` (higher is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples, n_params)
+        sample_weight : None
+            Not supported; must be None.
+
+        Returns
+        -------
+        score : float
+        """
+        if sample_weight is not None:
+            raise ValueError("sample_weight is not supported by score; got an array.")
+        return -regret(y, self.predict(X), optimizer=self.optimizer_)
