@@ -11,8 +11,11 @@ from ._imle import IMLE, ImleRegret
 from ._noise import gumbel_noise, standard_gamma, sum_of_gamma_noise
 from ._perturbed import PerturbedFenchelYoung
 from ._spo import SPOPlus
+from ._taskmet import (ConditionalMetric, DiagonalMetric, conjugate_gradient,
+                       implicit_metric_gradient)
 from ._two_stage import SquaredError
 
 __all__ = ["DecisionLoss", "DecisionRegret", "BlackboxDifferentiation", "BlackboxRegret",
            "IMLE", "ImleRegret", "PerturbedFenchelYoung", "SPOPlus", "SquaredError",
-           "gumbel_noise", "standard_gamma", "sum_of_gamma_noise"]
+           "gumbel_noise", "standard_gamma", "sum_of_gamma_noise", "ConditionalMetric",
+           "DiagonalMetric", "conjugate_gradient", "implicit_metric_gradient"]
