@@ -53,7 +53,7 @@ sphinx_gallery_conf = {
 
 # -- HTML --------------------------------------------------------------------
 
-html_theme = "alabaster"
+html_theme = "pydata_sphinx_theme"
 html_title = f"skdfl {release}"
 html_static_path = []
 
