@@ -5,9 +5,9 @@ quality of the decisions they lead to, with the scikit-learn API.
 """
 
 from . import datasets, methods, metrics, nn, optimizers, pipeline, preprocessing
-from .estimators import DecisionFocusedRegressor, PredictThenOptimize
+from .estimators import DecisionFocusedClassifier, DecisionFocusedRegressor, PredictThenOptimize
 
 __version__ = "0.1.0"
 
-__all__ = ["DecisionFocusedRegressor", "PredictThenOptimize", "datasets", "methods", "metrics", "nn", "optimizers",
+__all__ = ["DecisionFocusedClassifier", "DecisionFocusedRegressor", "PredictThenOptimize", "datasets", "methods", "metrics", "nn", "optimizers",
            "pipeline", "preprocessing", "__version__"]

@@ -5,61 +5,226 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping
+from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
 from .._validation import check_finite, check_option, check_scalar
 from ..methods._registry import make_loss, resolve_method
+from ..methods._taskmet import METRICS, ConditionalMetric, DiagonalMetric
 from ..metrics import regret
 from ..nn import MLP, PerItem
 from ..nn._modules import ACTIVATIONS
 from ..optimizers import Optimizer
 from ._callbacks import DivergenceCheck, ValidationRegret, forward_in_chunks
+from ._taskmet_net import TaskMetCriterion, TaskMetNet
+
+SHARED_PARAMETERS = """optimizer : Optimizer
+        The decision problem, e.g. ``ShortestPath(grid=(5, 5))``.
+    method : {"auto", "two-stage", "spo+", "dbb", "imle", "fy", "relaxation", \
+"taskmet"}, default="auto"
+        How the model is trained: ``"two-stage"`` fits ``theta`` for accuracy
+        (squared error for a regressor, log-loss for a classifier); ``"spo+"``
+        minimizes the SPO+ surrogate of regret; ``"dbb"`` minimizes regret with
+        blackbox-differentiation gradients; ``"imle"`` with implicit
+        maximum-likelihood gradients of perturbed decisions; ``"fy"``
+        minimizes the perturbed Fenchel-Young loss; ``"relaxation"`` minimizes
+        the regret of the decisions of the optimizer's continuous relaxation
+        (Wilder et al. 2019; for a linear program ``theta @ x - gamma *
+        ||x||^2``, for coverage the multilinear extension), deciding exactly
+        at test time; ``"taskmet"`` learns a metric-weighted prediction loss
+        whose minimizer decides well (Bansal et al. 2023); ``"auto"`` is
+        ``"spo+"`` for linear problems and ``"relaxation"`` for non-linear ones
+        that have a relaxation. ``"spo+"``, ``"dbb"``, ``"imle"`` and ``"fy"``
+        need a linear objective.
+    gamma : float, default=0.1
+        Weight of the quadratic term of ``"relaxation"`` (0 is allowed for
+        coverage, whose relaxation needs no regularization). Like every scale
+        below it acts on the internally rescaled targets (``target_scale_``),
+        so one value suits raw data of any scale.
+    lambd : float, default=10.0
+        Scale of ``"dbb"`` and ``"imle"`` (their gradients are divided by it).
+    noise : {"sog", "gumbel"} or None, default="sog"
+        Perturbation of ``"imle"``: sum-of-Gamma (sized by the mean number of
+        non-zeros of the true decisions), Gumbel, or none.
+    tau : float, default=1.0
+        Temperature of the ``"imle"`` noise.
+    n_samples : int, default=1
+        Perturbations per instance and step for ``"imle"`` and ``"fy"``, all
+        solved in one batched call.
+    sigma : float, default=1.0
+        Scale of the Gaussian perturbation of ``"fy"``.
+    metric : {"diagonal", "conditional"}, default="diagonal"
+        The metric of ``"taskmet"``: one positive weight per parameter, or
+        weights produced from the features by a small network.
+    metric_learning_rate : float, default=0.01
+        Learning rate (Adam) of the ``"taskmet"`` metric.
+    inner_steps : int, default=1
+        Model steps per metric step of ``"taskmet"``.
+    cg_iter : int, default=10
+        Conjugate-gradient iterations of the ``"taskmet"`` implicit gradient.
+    cg_damping : float, default=1e-3
+        Damping of the Hessian in that conjugate-gradient solve.
+    per_item : bool, default=False
+        Rows hold the features of the optimizer's items flattened item-major;
+        one shared network maps each item's features to its parameters.
+    hidden_layer_sizes : tuple of int, default=()
+        Hidden layers of the network; ``()`` is a linear model.
+    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
+        Activation of the hidden layers.
+    alpha : float, default=0.0
+        L2 penalty (weight decay of Adam).
+    batch_size : int, default=32
+        Instances per gradient step.
+    learning_rate_init : float, default=0.01
+        Learning rate of Adam.
+    max_iter : int, default=100
+        Maximum number of epochs.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the instances and stop when their
+        normalized regret has not improved by ``tol`` for ``n_iter_no_change``
+        epochs in a row, keeping the best model. Otherwise training stops when
+        the training loss has not improved by ``tol`` for that many epochs.
+    validation_fraction : float, default=0.1
+        Fraction of instances held out for early stopping.
+    n_iter_no_change : int, default=10
+        Patience of the stopping rule, in epochs.
+    tol : float, default=1e-4
+        Smallest improvement that counts.
+    callbacks : list of skorch callbacks, default=None
+        Extra ``skorch.callbacks.Callback`` instances (or ``(name, callback)``
+        pairs) run during training, e.g. a ``Checkpoint`` or an ``LRScheduler``.
+    device : str or torch.device, default="cpu"
+        Where the network is trained and evaluated, e.g. ``"cuda"``.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the weight initialization, the batch order, the validation
+        split and the perturbations (drawn from a ``torch.Generator``, never
+        the global one); the same seed gives the same model on CPU.
+    verbose : int, default=0
+        1 prints one line per epoch (epoch, training loss, validation regret
+        with early stopping, seconds); 2 adds a progress bar over batches."""
+
+SHARED_ATTRIBUTES = """optimizer_ : Optimizer
+        The fitted copy of ``optimizer``, sized to the data.
+    method_ : str
+        The method used (``"auto"`` resolved).
+    net_ : skorch.NeuralNet
+        The trained network (private engine).
+    target_scale_ : float
+        Positive scale dividing the targets during training (mean ``|y|``
+        for linear problems, else 1); predictions are mapped back.
+    metric_ : torch.nn.Module or None
+        The learned metric of ``"taskmet"``.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Names of the features, when ``X`` had string column names.
+    n_iter_ : int
+        Number of epochs run.
+    loss_curve_ : list of float
+        Training loss per epoch (on the rescaled targets).
+    validation_scores_ : list of float or None
+        Minus the normalized validation regret per epoch (early stopping).
+    best_validation_score_ : float or None
+        The best of ``validation_scores_``."""
+
+
+def fill_shared_doc(cls):
+    """Put the shared parameter and attribute descriptions into a class docstring."""
+    cls.__doc__ = (cls.__doc__.replace("%(parameters)s", SHARED_PARAMETERS)
+                   .replace("%(attributes)s", SHARED_ATTRIBUTES))
+    return cls
 
 
 class _PackedTargetLoss(torch.nn.Module):
     """skorch passes one target tensor: the true theta and its decisions side by side."""
 
-    def __init__(self, loss, n_params):
+    def __init__(self, loss, n_params, link):
         super().__init__()
         self.loss = loss
         self.n_params = n_params
+        self.link = link
 
-    def forward(self, theta_hat, target):
+    def forward(self, output, target):
         theta, x_true = target[:, :self.n_params], target[:, self.n_params:]
+        theta_hat = output if getattr(self.loss, "takes_logits", False) else self.link(output)
         return self.loss(theta_hat, theta, x_true)
 
 
-class DecisionFocusedMixin:
-    """fit / predict / decide / score for estimators that train through a decision."""
+class DecisionFocusedBase(BaseEstimator):
+    """fit / decide / score for estimators that train through a decision.
+
+    Subclasses set the link from the network's output to ``theta_hat``
+    (``_link``) and whether targets are probabilities (``_probabilities``).
+    """
+
+    _probabilities = False
+
+    def __init__(self, optimizer, *, method="auto", gamma=0.1, lambd=10.0, noise="sog",
+                 tau=1.0, n_samples=1, sigma=1.0, metric="diagonal",
+                 metric_learning_rate=0.01, inner_steps=1, cg_iter=10, cg_damping=1e-3,
+                 per_item=False, hidden_layer_sizes=(), activation="relu", alpha=0.0,
+                 batch_size=32, learning_rate_init=0.01, max_iter=100, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, callbacks=None,
+                 device="cpu", random_state=None, verbose=0):
+        self.optimizer = optimizer
+        self.method = method
+        self.gamma = gamma
+        self.lambd = lambd
+        self.noise = noise
+        self.tau = tau
+        self.n_samples = n_samples
+        self.sigma = sigma
+        self.metric = metric
+        self.metric_learning_rate = metric_learning_rate
+        self.inner_steps = inner_steps
+        self.cg_iter = cg_iter
+        self.cg_damping = cg_damping
+        self.per_item = per_item
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.callbacks = callbacks
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @staticmethod
+    def _link(output):
+        return output
 
     def _check_params(self):
         if not isinstance(self.optimizer, Optimizer):
             raise TypeError(f"optimizer must be an skdfl Optimizer such as "
                             f"ShortestPath(grid=(5, 5)); got {self.optimizer!r}.")
-        check_scalar(self.lambd, "lambd", low=0.0, low_inclusive=False)
-        check_scalar(self.tau, "tau", low=0.0, low_inclusive=False)
-        check_scalar(self.sigma, "sigma", low=0.0, low_inclusive=False)
-        check_scalar(self.n_samples, "n_samples", kind=numbers.Integral, low=1)
-        if self.noise is not None:
-            check_option(self.noise, "noise", ("sog", "gumbel"))
-        check_scalar(self.batch_size, "batch_size", kind=numbers.Integral, low=1)
-        check_scalar(self.learning_rate_init, "learning_rate_init", low=0.0,
-                     low_inclusive=False)
-        check_scalar(self.max_iter, "max_iter", kind=numbers.Integral, low=1)
-        check_scalar(self.alpha, "alpha", low=0.0)
+        positive = dict(low=0.0, low_inclusive=False)
+        check_scalar(self.gamma, "gamma", low=0.0)
+        for name in ("lambd", "tau", "sigma", "learning_rate_init", "metric_learning_rate"):
+            check_scalar(getattr(self, name), name, **positive)
+        for name in ("n_samples", "batch_size", "max_iter", "n_iter_no_change", "inner_steps",
+                     "cg_iter"):
+            check_scalar(getattr(self, name), name, kind=numbers.Integral, low=1)
+        for name in ("alpha", "tol", "cg_damping"):
+            check_scalar(getattr(self, name), name, low=0.0)
+        check_scalar(self.verbose, "verbose", kind=numbers.Integral, low=0)
         check_scalar(self.validation_fraction, "validation_fraction", low=0.0,
                      low_inclusive=False, high=0.99)
-        check_scalar(self.n_iter_no_change, "n_iter_no_change", kind=numbers.Integral, low=1)
-        check_scalar(self.tol, "tol", low=0.0)
-        check_scalar(self.verbose, "verbose", kind=numbers.Integral, low=0)
+        if self.noise is not None:
+            check_option(self.noise, "noise", ("sog", "gumbel"))
+        check_option(self.metric, "metric", METRICS)
         check_option(self.activation, "activation", ACTIVATIONS)
         sizes = self.hidden_layer_sizes
         if not (isinstance(sizes, (tuple, list)) and all(
@@ -83,6 +248,21 @@ class DecisionFocusedMixin:
                              "available on this machine; use device='cpu'.")
         return device
 
+    def _extra_callbacks(self):
+        if self.callbacks is None:
+            return []
+        if not isinstance(self.callbacks, (list, tuple)):
+            raise TypeError("callbacks must be a list of skorch callbacks; got "
+                            f"{type(self.callbacks).__name__}.")
+        named = []
+        for i, item in enumerate(self.callbacks):
+            name, callback = item if isinstance(item, tuple) else (f"user_{i}", item)
+            if not isinstance(callback, Callback):
+                raise TypeError("callbacks must hold skorch.callbacks.Callback instances; "
+                                f"got {callback!r} at position {i}.")
+            named.append((name, callback))
+        return named
+
     def _validate_X(self, X, reset):
         X = validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite=False)
         check_finite(X, "X")
@@ -94,7 +274,6 @@ class DecisionFocusedMixin:
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64,
                              ensure_all_finite=False)
         check_finite(X, "X")
-        check_finite(y, "y")
         if y.ndim != 2:
             raise ValueError("y must be 2-D, shape (n_samples, n_params): one row of true "
                              f"parameters per instance; got shape {y.shape}.")
@@ -120,10 +299,37 @@ class DecisionFocusedMixin:
         # For a linear objective a positive rescaling of theta changes no
         # decision, so training on unit-scale targets lets one learning rate
         # serve raw prices and costs alike.
-        if not self.optimizer_.is_linear:
+        if self._probabilities or not self.optimizer_.is_linear:
             return 1.0
         scale = float(np.mean(np.abs(y)))
         return scale if scale > 0 else 1.0
+
+    def _make_loss(self, method, x_true, device, seed):
+        return make_loss(
+            method, self.optimizer_, probabilities=self._probabilities,
+            gamma=float(self.gamma), lambd=float(self.lambd), noise=self.noise,
+            tau=float(self.tau), n_samples=int(self.n_samples), sigma=float(self.sigma),
+            solution_size=max(float(x_true.ne(0).sum(-1).double().mean()), 1.0),
+            generator=torch.Generator(device=device).manual_seed(seed))
+
+    def _criterion_and_net(self, x_true, device, seed, n_features, n_params):
+        """The skorch criterion and net class (with its extra arguments) of the method."""
+        if self.method_ != "taskmet":
+            loss = self._make_loss(self.method_, x_true, device, seed)
+            return _PackedTargetLoss(loss, n_params, self._link), NeuralNet, {}
+        try:
+            task_method = resolve_method("auto", self.optimizer_)
+        except ValueError as exc:
+            raise ValueError(f"method 'taskmet' needs a linear optimizer or one with a "
+                             f"relaxation for its task loss; {type(self.optimizer_).__name__} "
+                             "has neither.") from exc
+        metric = (DiagonalMetric(n_params) if self.metric == "diagonal"
+                  else ConditionalMetric(n_features, n_params))
+        criterion = TaskMetCriterion(self._make_loss(task_method, x_true, device, seed),
+                                     metric, n_params, self._link)
+        return criterion, TaskMetNet, dict(
+            inner_steps=int(self.inner_steps), cg_iter=int(self.cg_iter),
+            cg_damping=float(self.cg_damping), metric_lr=float(self.metric_learning_rate))
 
     def fit(self, X, y):
         """Train the model for the decisions it leads to.
@@ -141,6 +347,7 @@ class DecisionFocusedMixin:
             The fitted estimator.
         """
         device = self._check_params()
+        extra_callbacks = self._extra_callbacks()
         X, y = self._validate_Xy(X, y)
         self.optimizer_ = clone(self.optimizer).with_n_params(y.shape[1], name="y")
         self.optimizer_.check_theta(y, "y")
@@ -150,18 +357,13 @@ class DecisionFocusedMixin:
         theta = torch.as_tensor(y / self.target_scale_)
         x_true = self.optimizer_._solve(theta)
         target = torch.cat([theta, x_true], dim=1).float()
-        loss = make_loss(
-            self.method_, self.optimizer_, lambd=float(self.lambd), noise=self.noise,
-            tau=float(self.tau), n_samples=int(self.n_samples), sigma=float(self.sigma),
-            solution_size=max(float(x_true.ne(0).sum(-1).double().mean()), 1.0),
-            generator=torch.Generator(device=device).manual_seed(seed))
         features = torch.tensor(X, dtype=torch.float32)
 
         callbacks = [("divergence", DivergenceCheck(self.method_))]
         train_split = None
         if self.early_stopping:
-            index = np.arange(len(X))
-            train, valid = train_test_split(index, test_size=self.validation_fraction,
+            train, valid = train_test_split(np.arange(len(X)),
+                                            test_size=self.validation_fraction,
                                             random_state=seed)
             if len(train) == 0 or len(valid) == 0:
                 raise ValueError(f"early_stopping needs at least one training and one "
@@ -170,7 +372,7 @@ class DecisionFocusedMixin:
             train_split = predefined_split(Dataset(features[valid], target[valid]))
             callbacks.append(("valid_regret", ValidationRegret(
                 self.optimizer_, features[valid].to(device), theta[valid].to(device),
-                target[valid, y.shape[1]:].to(device))))
+                target[valid, y.shape[1]:].to(device), self._link)))
             monitor = "valid_regret"
             features, target = features[train], target[train]
         else:
@@ -179,11 +381,16 @@ class DecisionFocusedMixin:
             monitor=monitor, patience=self.n_iter_no_change, threshold=self.tol,
             threshold_mode="abs", lower_is_better=True, load_best=self.early_stopping,
             sink=print if self.verbose else _silent)))
+        if self.verbose >= 2:
+            callbacks.append(("progress_bar", ProgressBar()))
+        callbacks += extra_callbacks
 
         with _seeded(seed, device):
-            self.net_ = NeuralNet(
+            criterion, net_class, net_params = self._criterion_and_net(
+                x_true, device, seed, X.shape[1], y.shape[1])
+            self.net_ = net_class(
                 module=self._build_module(X.shape[1], y.shape[1]),
-                criterion=_PackedTargetLoss(loss, y.shape[1]),
+                criterion=criterion,
                 optimizer=torch.optim.Adam,
                 optimizer__weight_decay=float(self.alpha),
                 lr=float(self.learning_rate_init),
@@ -194,8 +401,10 @@ class DecisionFocusedMixin:
                 callbacks=callbacks,
                 device=device,
                 verbose=int(self.verbose),
+                **net_params,
             )
             self.net_.fit(features, target)
+        self.metric_ = getattr(self.net_.criterion_, "metric", None)
         self._record_history()
         return self
 
@@ -213,11 +422,16 @@ class DecisionFocusedMixin:
             warnings.warn(f"{type(self).__name__} reached max_iter={self.max_iter} epochs "
                           "before the monitored loss stopped improving.", ConvergenceWarning)
 
-    def _predict_theta(self, X):
+    def _forward(self, X):
+        """The network's raw output on ``X`` (numpy, float64)."""
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         out = forward_in_chunks(self.net_, torch.tensor(X, dtype=torch.float32))
-        return out.double().cpu().numpy() * self.target_scale_
+        return out.double().cpu()
+
+    def _decision_parameters(self, X):
+        """``theta_hat`` on the scale of the data: what the optimizer decides with."""
+        return self._link(self._forward(X)).numpy() * self.target_scale_
 
     def decide(self, X):
         """Decisions of the optimizer on the predicted parameters.
@@ -230,7 +444,7 @@ class DecisionFocusedMixin:
         -------
         decisions : ndarray of shape (n_samples, n_vars)
         """
-        theta_hat = self._decision_parameters(X)
+        theta_hat = self._decision_parameters(X)  # raises NotFittedError first
         return self.optimizer_.solve(theta_hat)
 
     def score(self, X, y, sample_weight=None):
@@ -281,4 +495,4 @@ class _seeded:
         return self._fork.__exit__(*exc)
 
 
-__all__ = ["DecisionFocusedMixin"]
+__all__ = ["DecisionFocusedBase", "fill_shared_doc"]

@@ -17,15 +17,18 @@ class ValidationRegret(Callback):
         The decision problem.
     X, theta, x_true : Tensor
         Validation features, true parameters and their optimal decisions.
+    link : callable
+        Maps the network's output to predicted parameters.
     """
 
-    def __init__(self, optimizer, X, theta, x_true):
+    def __init__(self, optimizer, X, theta, x_true, link):
         self.optimizer = optimizer
         self.X, self.theta, self.x_true = X, theta, x_true
+        self.link = link
 
     def on_epoch_end(self, net, **kwargs):
         with torch.no_grad():
-            theta_hat = forward_in_chunks(net, self.X)
+            theta_hat = self.link(forward_in_chunks(net, self.X))
             theta = self.theta.to(theta_hat.device)
             x_hat = self.optimizer._solve(theta_hat.to(theta.dtype))
             per_instance, optimum = decision_regret(

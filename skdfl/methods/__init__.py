@@ -1,8 +1,8 @@
 """Methods: HOW gradients pass through the decision (torch autograd).
 
 Each method is a torch module usable on its own (``SPOPlus``,
-``BlackboxDifferentiation``, ``IMLE``, ``PerturbedFenchelYoung``); the
-estimators' ``method=`` strings build the same modules.
+``BlackboxDifferentiation``, ``IMLE``, ``PerturbedFenchelYoung``,
+``Relaxation``); the estimators' ``method=`` strings build the same modules.
 """
 
 from ._base import DecisionLoss, DecisionRegret
@@ -10,12 +10,14 @@ from ._blackbox import BlackboxDifferentiation, BlackboxRegret
 from ._imle import IMLE, ImleRegret
 from ._noise import gumbel_noise, standard_gamma, sum_of_gamma_noise
 from ._perturbed import PerturbedFenchelYoung
+from ._relaxation import Relaxation, RelaxationRegret
 from ._spo import SPOPlus
 from ._taskmet import (ConditionalMetric, DiagonalMetric, conjugate_gradient,
                        implicit_metric_gradient)
-from ._two_stage import SquaredError
+from ._two_stage import LogLoss, SquaredError
 
 __all__ = ["DecisionLoss", "DecisionRegret", "BlackboxDifferentiation", "BlackboxRegret",
-           "IMLE", "ImleRegret", "PerturbedFenchelYoung", "SPOPlus", "SquaredError",
+           "IMLE", "ImleRegret", "PerturbedFenchelYoung", "Relaxation", "RelaxationRegret",
+           "SPOPlus", "SquaredError", "LogLoss",
            "gumbel_noise", "standard_gamma", "sum_of_gamma_noise", "ConditionalMetric",
            "DiagonalMetric", "conjugate_gradient", "implicit_metric_gradient"]

@@ -3,10 +3,11 @@
 from ._blackbox import BlackboxRegret
 from ._imle import ImleRegret
 from ._perturbed import PerturbedFenchelYoung
+from ._relaxation import RelaxationRegret, has_relaxation
 from ._spo import SPOPlus
-from ._two_stage import SquaredError
+from ._two_stage import LogLoss, SquaredError
 
-METHODS = ("auto", "two-stage", "spo+", "dbb", "imle", "fy")
+METHODS = ("auto", "two-stage", "spo+", "dbb", "imle", "fy", "relaxation", "taskmet")
 
 
 def resolve_method(method, optimizer):
@@ -14,15 +15,18 @@ def resolve_method(method, optimizer):
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"method must be one of {list(METHODS)}; got {method!r}.")
     if method == "auto":
-        if not optimizer.is_linear:
-            raise ValueError(f"method='auto' has no method for the non-linear optimizer "
-                             f"{type(optimizer).__name__}; use method='two-stage'.")
-        return "spo+"
+        if optimizer.is_linear:
+            return "spo+"
+        if has_relaxation(optimizer):
+            return "relaxation"
+        raise ValueError(f"method='auto' has no method for the non-linear optimizer "
+                         f"{type(optimizer).__name__}, which has no continuous relaxation; "
+                         "use method='two-stage'.")
     return method
 
 
-def make_loss(method, optimizer, *, lambd=10.0, noise="sog", tau=1.0, n_samples=1,
-              sigma=1.0, solution_size=None, generator=None):
+def make_loss(method, optimizer, *, probabilities=False, gamma=0.1, lambd=10.0, noise="sog", tau=1.0,
+              n_samples=1, sigma=1.0, solution_size=None, generator=None):
     """Build the training loss of a resolved method.
 
     Parameters
@@ -31,6 +35,11 @@ def make_loss(method, optimizer, *, lambd=10.0, noise="sog", tau=1.0, n_samples=
         A resolved method name (not ``"auto"``).
     optimizer : Optimizer
         The decision problem.
+    probabilities : bool, default=False
+        Whether the model predicts probabilities of 0/1 parameters (a
+        classifier): its two-stage loss is then the log-loss.
+    gamma : float, default=0.1
+        Weight of the quadratic term of ``"relaxation"``.
     lambd : float, default=10.0
         Scale of ``"dbb"`` and ``"imle"``.
     noise, tau, n_samples : optional
@@ -47,7 +56,7 @@ def make_loss(method, optimizer, *, lambd=10.0, noise="sog", tau=1.0, n_samples=
     loss : DecisionLoss
     """
     if method == "two-stage":
-        return SquaredError(optimizer)
+        return LogLoss(optimizer) if probabilities else SquaredError(optimizer)
     if method == "spo+":
         return SPOPlus(optimizer)
     if method == "dbb":
@@ -58,4 +67,6 @@ def make_loss(method, optimizer, *, lambd=10.0, noise="sog", tau=1.0, n_samples=
     if method == "fy":
         return PerturbedFenchelYoung(optimizer, sigma=sigma, n_samples=n_samples,
                                      generator=generator)
+    if method == "relaxation":
+        return RelaxationRegret(optimizer, gamma=gamma)
     raise ValueError(f"method must be one of {list(METHODS)}; got {method!r}.")

@@ -1,5 +1,7 @@
 """The two-stage baseline: fit theta for accuracy, ignore the decisions."""
 
+from torch.nn import functional as F
+
 from ._base import DecisionLoss
 
 
@@ -29,3 +31,31 @@ class SquaredError(DecisionLoss):
 
     def forward(self, theta_hat, theta, x_true=None):
         return ((theta_hat - theta) ** 2).mean()
+
+
+class LogLoss(DecisionLoss):
+    """Binary log-loss of predicted probabilities against 0/1 parameters.
+
+    The loss of ``method="two-stage"`` for classifiers. It takes the
+    model's logits (``takes_logits = True``), for numerical stability.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        The decision problem (not used by the loss).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdfl.methods import LogLoss
+    >>> from skdfl.optimizers import KSubset
+    >>> loss = LogLoss(KSubset(k=1))
+    >>> round(float(loss(torch.tensor([[0.0, 0.0]]), torch.tensor([[1.0, 0.0]]))), 4)
+    0.6931
+    """
+
+    method_name = "two-stage"
+    takes_logits = True
+
+    def forward(self, logits, theta, x_true=None):
+        return F.binary_cross_entropy_with_logits(logits, theta)

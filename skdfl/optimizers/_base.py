@@ -154,10 +154,43 @@ class Optimizer(BaseEstimator):
         """Objective on validated tensors; linear by default."""
         return (x * theta).sum(-1)
 
+    def lp_form(self):
+        """The problem as a :class:`LinearProgram` over the same variables, or None.
+
+        Problems whose decisions are the vertices of a polytope return that
+        linear program; ``relax`` then uses its quadratic relaxation.
+        """
+        return None
+
     def relax(self, theta, gamma):
-        """Differentiable continuous relaxation (problems that have one)."""
-        raise ValueError(f"{type(self).__name__} has no continuous relaxation; "
-                         f"use a linear method such as method='spo+'.")
+        """Differentiable continuous relaxation (problems that have one).
+
+        The default relaxes the linear program of :meth:`lp_form`:
+        ``theta @ x - gamma * ||x||^2`` maximized over its polytope
+        (``theta @ x + gamma * ||x||^2`` minimized, for a minimization); see
+        :meth:`LinearProgram.relax`.
+
+        Parameters
+        ----------
+        theta : Tensor of shape (n_instances, n_params)
+        gamma : float
+            Weight of the quadratic term.
+
+        Returns
+        -------
+        x : Tensor of shape (n_instances, n_vars)
+            Relaxed decisions, differentiable in ``theta``.
+        """
+        if type(self).lp_form is Optimizer.lp_form:
+            raise ValueError(f"{type(self).__name__} has no continuous relaxation; "
+                             f"use a linear method such as method='spo+'.")
+        batch, restore = as_batch(theta, "theta", width=self.n_params)
+        width = batch.shape[1]
+        # Built once per width (and cached with its factors): a problem sized by
+        # the data binds to the width of theta.
+        lp = self._cached(("lp_form", width),
+                          lambda: self.with_n_params(width, name="theta").lp_form())
+        return restore(lp._relax(batch, gamma))
 
 
 def device_key(device):

@@ -2,8 +2,11 @@
 
 import numbers
 
+import numpy as np
+
 from .._validation import check_scalar
 from ._base import Optimizer
+from ._linear_program import LinearProgram
 
 
 class KSubset(Optimizer):
@@ -64,3 +67,21 @@ class KSubset(Optimizer):
         self._check_k("theta")
         top = theta.topk(self.k, dim=-1).indices
         return theta.new_zeros(theta.shape).scatter_(-1, top, 1.0)
+
+    def lp_form(self):
+        """The linear program ``max theta @ x, sum(x) = k, 0 <= x <= 1``.
+
+        Its polytope is integral, so its vertices are the k-subsets; ``relax``
+        uses its quadratic relaxation. Needs ``n_items`` (``relax`` binds it to
+        the width of ``theta``).
+
+        Returns
+        -------
+        lp : LinearProgram
+        """
+        if self.n_items is None:
+            raise ValueError("lp_form needs n_items; got n_items=None (relax and fit take "
+                             "it from the data).")
+        self._check_k("n_items")
+        return LinearProgram(A_eq=np.ones((1, self.n_items)), b_eq=[float(self.k)],
+                             bounds=(0, 1), sense="maximize")

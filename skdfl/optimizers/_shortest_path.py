@@ -8,6 +8,7 @@ import torch
 from .._validation import check_scalar
 from ._base import Optimizer, device_key
 from ._graph import Graph, grid_arcs, shortest_path_batch
+from ._linear_program import LinearProgram
 
 
 class ShortestPath(Optimizer):
@@ -128,3 +129,23 @@ class ShortestPath(Optimizer):
                                lambda: self.graph.tensors(theta.device))
         used = shortest_path_batch(tensors, theta.to(torch.float64))
         return used.to(theta.dtype)
+
+    def lp_form(self):
+        """The shortest path as a linear program over arc flows.
+
+        Node-arc incidence equalities (one unit leaves the source and reaches
+        the target, flow is conserved elsewhere) with ``0 <= x <= 1``,
+        minimizing ``theta @ x``; ``relax`` uses its quadratic relaxation.
+
+        Returns
+        -------
+        lp : LinearProgram
+        """
+        graph = self.graph
+        arcs = np.arange(len(graph.tails))
+        incidence = np.zeros((graph.n_nodes, len(arcs)))
+        incidence[graph.tails, arcs] = 1.0
+        incidence[graph.heads, arcs] = -1.0
+        supply = np.zeros(graph.n_nodes)
+        supply[graph.source], supply[graph.target] = 1.0, -1.0
+        return LinearProgram(A_eq=incidence, b_eq=supply, bounds=(0, 1), sense="minimize")

@@ -273,3 +273,46 @@ def test_perturbation_methods_learn_and_are_reproducible(misspecified, method, p
     untrained = DecisionFocusedRegressor(GRID, method=method, max_iter=1,
                                          learning_rate_init=1e-9, random_state=3, **params)
     assert first.score(X_test, C_test) > untrained.fit(X, C).score(X_test, C_test) + 0.05
+
+
+@pytest.mark.parametrize("metric", ["diagonal", "conditional"])
+def test_taskmet_trains_model_and_metric(misspecified, metric):
+    X, C, X_test, C_test = misspecified
+    est = DecisionFocusedRegressor(GRID, method="taskmet", metric=metric, max_iter=4,
+                                   metric_learning_rate=0.05, random_state=0).fit(X, C)
+    assert est.method_ == "taskmet"
+    weights = est.metric_(torch.tensor(X_test[:5], dtype=torch.float32)).detach()
+    assert weights.shape == (5, 40) and bool((weights > 0).all())
+    # the metric moved away from its uniform start
+    assert float(weights.std()) > 1e-4
+    untrained = DecisionFocusedRegressor(GRID, method="two-stage", max_iter=1,
+                                         learning_rate_init=1e-9, random_state=0).fit(X, C)
+    assert est.score(X_test, C_test) > untrained.score(X_test, C_test) + 0.05
+    same = DecisionFocusedRegressor(GRID, method="taskmet", metric=metric, max_iter=4,
+                                    metric_learning_rate=0.05, random_state=0).fit(X, C)
+    np.testing.assert_array_equal(same.predict(X_test), est.predict(X_test))
+
+
+def test_verbose_prints_a_line_per_epoch_and_extra_callbacks_run(misspecified, capsys):
+    from skorch.callbacks import Callback
+
+    class CountEpochs(Callback):
+        def initialize(self):
+            self.epochs_ = 0
+            return self
+
+        def on_epoch_end(self, net, **kwargs):
+            self.epochs_ += 1
+
+    X, C, _, _ = misspecified
+    counter = CountEpochs()
+    est = DecisionFocusedRegressor(GRID, max_iter=3, verbose=1, early_stopping=True,
+                                   callbacks=[counter], random_state=0).fit(X, C)
+    out = capsys.readouterr().out
+    assert "valid_regret" in out and "train_loss" in out and "dur" in out
+    assert sum(line.strip().startswith(str(e)) for line in out.splitlines()
+               for e in (1, 2, 3)) >= 3
+    assert est.get_params()["callbacks"][0] is counter
+    assert dict(est.net_.callbacks_)["user_0"].epochs_ == 3
+    with pytest.raises(TypeError, match="callbacks must hold skorch"):
+        DecisionFocusedRegressor(GRID, callbacks=["print"], max_iter=1).fit(X, C)

@@ -140,7 +140,3 @@ def test_clone_get_params_and_pickle():
     theta = np.random.default_rng(0).normal(size=(3, 5))
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(opt)).solve(theta), opt.solve(theta))
 
-
-def test_no_relaxation():
-    with pytest.raises(ValueError, match="relaxation"):
-        KSubset(k=1).relax(torch.ones(1, 3), 0.1)

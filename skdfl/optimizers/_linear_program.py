@@ -1,0 +1,507 @@
+"""Linear programs in scipy.optimize.linprog form, and their QP relaxation."""
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from scipy.optimize import linprog
+
+from .._tensor import as_batch
+from .._validation import check_option, check_scalar
+from ._base import SENSES, Optimizer, device_key
+from ._qp import Polytope, relax_polytope
+
+_HIGHS_STATUS = {1: "the iteration limit was reached", 2: "infeasible", 3: "unbounded",
+                 4: "numerical difficulties"}
+
+
+class LinearProgram(Optimizer):
+    """A linear program whose objective vector is the unknown ``theta``.
+
+    ``maximize (or minimize) theta @ x  subject to  A_eq x = b_eq,
+    A_ub x <= b_ub, bounds``, with the conventions of
+    :func:`scipy.optimize.linprog`. ``solve`` returns an optimal vertex of
+    each instance (scipy's HiGHS, one call per instance: an exact reference
+    path); ``relax`` is the differentiable quadratic relaxation of Wilder et
+    al. (2019), ``theta @ x - gamma * ||x||^2`` (``+`` for a minimization),
+    solved by the batched projection kernel of ``skdfl.optimizers``.
+
+    Parameters
+    ----------
+    A_eq : array-like or sparse matrix of shape (n_eq, n_vars), optional
+        Equality constraint matrix.
+    b_eq : array-like of shape (n_eq,), optional
+        Equality right-hand side; required with ``A_eq``.
+    A_ub : array-like or sparse matrix of shape (n_ub, n_vars), optional
+        Inequality constraint matrix (``A_ub @ x <= b_ub``).
+    b_ub : array-like of shape (n_ub,), optional
+        Inequality right-hand side; required with ``A_ub``.
+    bounds : pair or sequence of pairs, default=(0, None)
+        ``(low, high)`` for every variable, or one pair per variable;
+        ``None`` means unbounded on that side.
+    sense : {"maximize", "minimize"}, default="maximize"
+        Direction of the objective ``theta @ x``.
+
+    Attributes
+    ----------
+    n_params, n_vars : int
+        Number of variables (validated lazily, on first use).
+
+    See Also
+    --------
+    LinearProgram.from_cvxpy : Build one from a cvxpy model.
+    LinearProgram.bipartite_matching : The bipartite matching polytope.
+
+    References
+    ----------
+    B. Wilder, B. Dilkina, M. Tambe, "Melding the Data-Decisions Pipeline:
+    Decision-Focused Learning for Combinatorial Optimization", AAAI 2019.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from skdfl.optimizers import LinearProgram
+    >>> lp = LinearProgram(A_ub=[[1.0, 1.0]], b_ub=[1.0], bounds=(0, 1))
+    >>> lp.solve(np.array([[1.0, 2.0], [3.0, -1.0]]))
+    array([[0., 1.],
+           [1., 0.]])
+    >>> theta = torch.tensor([[1.0, 1.2]], dtype=torch.float64, requires_grad=True)
+    >>> x = lp.relax(theta, gamma=0.5)   # projection of theta / (2 gamma) = (1, 1.2)
+    >>> x.detach().numpy().round(6)
+    array([[0.4, 0.6]])
+    """
+
+    is_linear = True
+
+    def __init__(self, A_eq=None, b_eq=None, A_ub=None, b_ub=None, bounds=(0, None),
+                 sense="maximize"):
+        self.A_eq = A_eq
+        self.b_eq = b_eq
+        self.A_ub = A_ub
+        self.b_ub = b_ub
+        self.bounds = bounds
+        self.sense = sense
+
+    # ------------------------------------------------------------------
+    # Validation (lazy: __init__ only stores the arguments)
+    # ------------------------------------------------------------------
+
+    @property
+    def sign(self):
+        return 1.0 if check_option(self.sense, "sense", SENSES) == "minimize" else -1.0
+
+    @property
+    def _data(self):
+        return self._cached("data", self._validate)
+
+    def _validate(self):
+        check_option(self.sense, "sense", SENSES)
+        A_eq = _matrix(self.A_eq, "A_eq")
+        A_ub = _matrix(self.A_ub, "A_ub")
+        widths = {name: A.shape[1] for name, A in (("A_eq", A_eq), ("A_ub", A_ub))
+                  if A is not None}
+        if len(set(widths.values())) > 1:
+            raise ValueError(f"A_eq and A_ub must have the same number of columns (one per "
+                             f"variable); got {widths['A_eq']} and {widths['A_ub']}.")
+        b_eq = _vector(self.b_eq, "b_eq", A_eq, "A_eq")
+        b_ub = _vector(self.b_ub, "b_ub", A_ub, "A_ub")
+        lo, hi = _bounds(self.bounds, next(iter(widths.values()), None))
+        n = len(lo)
+        if n == 0:
+            raise ValueError("LinearProgram needs at least one variable; got A_eq, A_ub and "
+                             "bounds that describe none.")
+        return _LPData(n, A_eq, b_eq, A_ub, b_ub, lo, hi)
+
+    @property
+    def n_params(self):
+        return self._data.n
+
+    @property
+    def n_vars(self):
+        return self._data.n
+
+    # ------------------------------------------------------------------
+    # Exact solver (reference path: scipy HiGHS, one call per instance)
+    # ------------------------------------------------------------------
+
+    def _solve(self, theta):
+        data = self._data
+        costs = theta.detach().cpu().to(torch.float64).numpy() * self.sign
+        x = np.empty_like(costs)
+        for i, c in enumerate(costs):
+            res = linprog(c, A_ub=data.A_ub, b_ub=data.b_ub, A_eq=data.A_eq, b_eq=data.b_eq,
+                          bounds=data.linprog_bounds, method="highs")
+            if res.status != 0:
+                raise ValueError(
+                    f"LinearProgram has no optimal solution for instance {i} (row {i} of "
+                    f"theta): {_HIGHS_STATUS.get(res.status, 'failed')} (HiGHS status "
+                    f"{res.status}: {res.message})")
+            x[i] = res.x + 0.0                  # no negative zeros
+        return torch.as_tensor(x, dtype=theta.dtype, device=theta.device)
+
+    # ------------------------------------------------------------------
+    # Quadratic relaxation
+    # ------------------------------------------------------------------
+
+    def relax(self, theta, gamma):
+        """Solutions of ``theta @ x - gamma ||x||^2`` over the polytope (differentiable).
+
+        The maximizer of ``theta @ x - gamma * ||x||^2`` (the minimizer of
+        ``theta @ x + gamma * ||x||^2`` for a minimization) is the Euclidean
+        projection of ``theta / (2 gamma)`` (of ``-theta / (2 gamma)``) onto
+        the polytope: unique, continuous and piecewise linear in ``theta``.
+        It is computed in float64 on ``theta``'s device for the whole batch;
+        the backward pass differentiates its KKT conditions.
+
+        Parameters
+        ----------
+        theta : Tensor of shape (n_instances, n_params)
+            Objective vectors (a 1-D tensor is one instance).
+        gamma : float
+            Weight of the quadratic term, positive. As ``gamma -> 0`` the
+            solution tends to an optimum of the linear program.
+
+        Returns
+        -------
+        x : Tensor of shape (n_instances, n_vars)
+            Relaxed decisions, of ``theta``'s dtype, differentiable.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from skdfl.optimizers import LinearProgram
+        >>> lp = LinearProgram(A_eq=[[1.0, 1.0, 1.0]], b_eq=[1.0], bounds=(0, None))
+        >>> lp.relax(torch.tensor([0.0, 1.0, 2.0]), gamma=1.0)   # projects (0, 0.5, 1)
+        tensor([0.0000, 0.2500, 0.7500])
+        """
+        batch, restore = as_batch(theta, "theta", width=self.n_params)
+        return restore(self._relax(batch, gamma))
+
+    def _relax(self, theta, gamma):
+        """``relax`` on a validated tensor."""
+        gamma = float(check_scalar(gamma, "gamma", low=0.0, low_inclusive=False))
+        polytope = self._cached(("polytope", device_key(theta.device)),
+                                lambda: self._polytope().tensors(theta.device))
+        return relax_polytope(polytope, theta, gamma, self.sign)
+
+    def _polytope(self):
+        data = self._data
+        res = linprog(np.zeros(data.n), A_ub=data.A_ub, b_ub=data.b_ub, A_eq=data.A_eq,
+                      b_eq=data.b_eq, bounds=data.linprog_bounds, method="highs")
+        if res.status == 2:
+            raise ValueError(f"the feasible set of the LinearProgram is empty (HiGHS status 2: "
+                             f"{res.message}); no instance has a relaxation.")
+        dense = lambda A: None if A is None else (A.toarray() if sp.issparse(A) else A)  # noqa
+        return Polytope(dense(data.A_eq), data.b_eq, dense(data.A_ub), data.b_ub,
+                        data.lo, data.hi)
+
+    # ------------------------------------------------------------------
+    # Constructors
+    # ------------------------------------------------------------------
+
+    @classmethod
+    def bipartite_matching(cls, n_left, n_right):
+        """The bipartite matching polytope: each node matched at most once.
+
+        Variables ``x_ij`` (row-major: ``i`` on the left, ``j`` on the right)
+        with ``sum_j x_ij <= 1``, ``sum_i x_ij <= 1`` and ``0 <= x <= 1``;
+        maximize ``theta @ x``. The polytope is integral, so ``solve`` returns
+        a maximum-weight matching.
+
+        Parameters
+        ----------
+        n_left, n_right : int
+            Numbers of nodes on each side.
+
+        Returns
+        -------
+        lp : LinearProgram
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skdfl.optimizers import LinearProgram
+        >>> lp = LinearProgram.bipartite_matching(2, 2)
+        >>> lp.solve(np.array([[1.0, 3.0, 2.0, 1.0]])).reshape(2, 2)
+        array([[0., 1.],
+               [1., 0.]])
+        """
+        check_scalar(n_left, "n_left", kind=numbers.Integral, low=1)
+        check_scalar(n_right, "n_right", kind=numbers.Integral, low=1)
+        rows_left = np.kron(np.eye(n_left), np.ones((1, n_right)))
+        rows_right = np.kron(np.ones((1, n_left)), np.eye(n_right))
+        A_ub = np.vstack([rows_left, rows_right])
+        return cls(A_ub=A_ub, b_ub=np.ones(n_left + n_right), bounds=(0, 1), sense="maximize")
+
+    @classmethod
+    def from_cvxpy(cls, problem, parameter):
+        """Build a LinearProgram from a cvxpy model with objective ``parameter @ x``.
+
+        Parameters
+        ----------
+        problem : cvxpy.Problem
+            ``Maximize(parameter @ x)`` or ``Minimize(parameter @ x)`` over one
+            1-D continuous variable ``x``, subject to affine equality and
+            inequality constraints (variable attributes such as
+            ``nonneg=True`` count as constraints).
+        parameter : cvxpy.Parameter
+            The 1-D parameter of the objective: ``theta`` of the decision
+            problem. It must not appear in the constraints.
+
+        Returns
+        -------
+        lp : LinearProgram
+            The same linear program; constraints on a single variable become
+            bounds, the others rows of ``A_eq`` and ``A_ub``.
+
+        Examples
+        --------
+        >>> import cvxpy as cp
+        >>> import numpy as np
+        >>> from skdfl.optimizers import LinearProgram
+        >>> x, theta = cp.Variable(3), cp.Parameter(3)
+        >>> problem = cp.Problem(cp.Maximize(theta @ x), [cp.sum(x) == 1, x >= 0])
+        >>> lp = LinearProgram.from_cvxpy(problem, theta)
+        >>> lp.solve(np.array([[0.2, 0.7, 0.1]]))
+        array([[0., 1., 0.]])
+        """
+        return cls(**_cvxpy_data(problem, parameter))
+
+
+class _LPData:
+    """Validated matrices of a LinearProgram."""
+
+    def __init__(self, n, A_eq, b_eq, A_ub, b_ub, lo, hi):
+        self.n = n
+        self.A_eq, self.b_eq, self.A_ub, self.b_ub = A_eq, b_eq, A_ub, b_ub
+        self.lo, self.hi = lo, hi
+        self.linprog_bounds = [(None if np.isinf(a) else a, None if np.isinf(b) else b)
+                               for a, b in zip(lo, hi)]
+
+
+def _matrix(A, name):
+    if A is None:
+        return None
+    if sp.issparse(A):
+        A = sp.csr_array(A, dtype=np.float64)
+        values = A.data
+    else:
+        try:
+            A = np.asarray(A, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name} must be a 2-D numeric array or sparse matrix; got "
+                             f"{type(A).__name__}.") from exc
+        values = A
+    if A.ndim != 2 or A.shape[0] == 0 or A.shape[1] == 0:
+        raise ValueError(f"{name} must be a non-empty 2-D array of shape (n_constraints, "
+                         f"n_vars); got shape {A.shape}.")
+    if not np.isfinite(values).all():
+        raise ValueError(f"{name} must contain only finite values; got NaN or inf.")
+    return A
+
+
+def _vector(b, name, A, matrix_name):
+    if A is None:
+        if b is not None:
+            raise ValueError(f"{name} was given without {matrix_name}; pass both or neither.")
+        return None
+    if b is None:
+        raise ValueError(f"{matrix_name} was given without {name}; pass both or neither.")
+    b = np.asarray(b, dtype=np.float64)
+    if b.shape != (A.shape[0],):
+        raise ValueError(f"{name} must have shape ({A.shape[0]},), one entry per row of "
+                         f"{matrix_name}; got shape {b.shape}.")
+    if not np.isfinite(b).all():
+        raise ValueError(f"{name} must contain only finite values; got {b.tolist()}.")
+    return b
+
+
+def _bounds(bounds, n):
+    """Lower and upper bound arrays from linprog-style ``bounds``."""
+    def side(value, default):
+        if value is None:
+            return default
+        if not isinstance(value, numbers.Real) or isinstance(value, bool) or np.isnan(value):
+            raise ValueError(f"bounds must hold numbers or None; got {value!r}.")
+        return float(value)
+
+    def pair(item):
+        if not (isinstance(item, (tuple, list, np.ndarray)) and len(item) == 2):
+            raise ValueError("bounds must be a pair (low, high) or a sequence of such pairs, "
+                             f"one per variable; got {bounds!r}.")
+        return side(item[0], -np.inf), side(item[1], np.inf)
+
+    if bounds is None:
+        bounds = (None, None)
+    is_pair = (isinstance(bounds, (tuple, list, np.ndarray)) and len(bounds) == 2
+               and all(v is None or (isinstance(v, numbers.Real) and not isinstance(v, bool))
+                       for v in bounds))
+    if is_pair:
+        if n is None:
+            raise ValueError("LinearProgram needs A_eq or A_ub to know the number of "
+                             "variables, or one bounds pair per variable; got neither.")
+        lo, hi = np.full(n, pair(bounds)[0]), np.full(n, pair(bounds)[1])
+    else:
+        if not isinstance(bounds, (tuple, list, np.ndarray)):
+            raise ValueError("bounds must be a pair (low, high) or a sequence of such pairs, "
+                             f"one per variable; got {bounds!r}.")
+        pairs = [pair(item) for item in bounds]
+        if n is not None and len(pairs) != n:
+            raise ValueError(f"bounds must hold one (low, high) pair per variable ({n}, the "
+                             f"columns of the constraint matrices); got {len(pairs)} pairs.")
+        lo = np.array([p[0] for p in pairs], dtype=np.float64)
+        hi = np.array([p[1] for p in pairs], dtype=np.float64)
+    bad = np.flatnonzero((lo > hi) | (lo == np.inf) | (hi == -np.inf))
+    if len(bad):
+        i = bad[0]
+        raise ValueError(f"bounds must satisfy low <= high with low < inf and high > -inf; "
+                         f"got ({lo[i]}, {hi[i]}) for variable {i}.")
+    return lo, hi
+
+
+# ----------------------------------------------------------------------
+# cvxpy interop
+# ----------------------------------------------------------------------
+
+def _cvxpy_data(problem, parameter):
+    """linprog-style arguments of a cvxpy LP whose objective is ``parameter @ x``."""
+    import cvxpy as cp
+
+    if not isinstance(problem, cp.Problem):
+        raise TypeError(f"problem must be a cvxpy.Problem; got {type(problem).__name__}.")
+    if not isinstance(parameter, cp.Parameter) or parameter.ndim != 1:
+        raise TypeError("parameter must be a 1-D cvxpy.Parameter (theta); got "
+                        f"{parameter!r}.")
+    variables = problem.variables()
+    if len(variables) != 1 or variables[0].ndim != 1:
+        raise ValueError("problem must have exactly one 1-D cvxpy Variable x (the decision); "
+                         f"got {[v.name() for v in variables]} with shapes "
+                         f"{[v.shape for v in variables]}.")
+    x = variables[0]
+    if x.attributes.get("boolean") or x.attributes.get("integer"):
+        raise ValueError("LinearProgram solves the continuous linear program; declare the "
+                         "variable without boolean=True or integer=True.")
+    if x.size != parameter.size:
+        raise ValueError(f"parameter must have one entry per variable: x has {x.size} "
+                         f"entries, parameter has {parameter.size}.")
+    for constraint in problem.constraints:
+        if any(p.id == parameter.id for p in constraint.parameters()):
+            raise ValueError("parameter must appear only in the objective (it is theta); "
+                             f"it appears in the constraint {constraint}.")
+    sense = _cvxpy_sense(problem, parameter, x)
+    eq, ub = _cvxpy_constraints(problem, x)
+    A_eq, b_eq = eq
+    A_ub, b_ub = ub
+    # Inequality rows on a single variable become bounds.
+    lo, hi = np.full(x.size, -np.inf), np.full(x.size, np.inf)
+    if A_ub is not None:
+        single = (A_ub != 0).sum(1) == 1
+        for row in np.flatnonzero(single):
+            j = int(np.flatnonzero(A_ub[row])[0])
+            limit = b_ub[row] / A_ub[row, j] + 0.0   # no negative zeros
+            if A_ub[row, j] > 0:
+                hi[j] = min(hi[j], limit)
+            else:
+                lo[j] = max(lo[j], limit)
+        A_ub, b_ub = (A_ub[~single], b_ub[~single]) if (~single).any() else (None, None)
+    if (lo > hi).any():
+        raise ValueError("the constraints of problem are infeasible: a variable's lower "
+                         "bound exceeds its upper bound.")
+    bounds = [(None if np.isinf(a) else float(a), None if np.isinf(b) else float(b))
+              for a, b in zip(lo, hi)]
+    return dict(A_eq=A_eq, b_eq=b_eq, A_ub=A_ub, b_ub=b_ub, bounds=bounds, sense=sense)
+
+
+def _cvxpy_sense(problem, parameter, x):
+    """"maximize"/"minimize" after checking that the objective is +-parameter @ x."""
+    import cvxpy as cp
+
+    objective = problem.objective
+    expr = objective.expr
+    if not expr.is_affine() or any(p.id != parameter.id for p in expr.parameters()) \
+            or not problem.is_dpp():
+        raise ValueError("the objective must be parameter @ x (linear in x, with parameter "
+                         f"its only parameter); got {expr}.")
+    # The objective is bilinear in (parameter, x) plus terms in one of them:
+    # equal to +-theta @ x at random points only if it is exactly that.
+    rng = np.random.default_rng(0)
+    saved = parameter.value, x.value
+    signs = set()
+    try:
+        for _ in range(3):
+            theta, point = _probe_value(parameter, rng), _probe_value(x, rng)
+            parameter.value, x.value = theta, point
+            value, reference = float(expr.value), float(theta @ point)
+            scale = 1e-9 * (1.0 + np.abs(theta) @ np.abs(point))
+            signs.add(1.0 if abs(value - reference) <= scale else
+                      -1.0 if abs(value + reference) <= scale else 0.0)
+    finally:
+        parameter.value, x.value = saved
+    if len(signs) != 1 or 0.0 in signs:
+        raise ValueError(f"the objective must be parameter @ x (or its negative); got {expr}.")
+    maximize = isinstance(objective, cp.Maximize)
+    return "maximize" if maximize == (signs.pop() > 0) else "minimize"
+
+
+def _probe_value(leaf, rng):
+    """A random value that a cvxpy Variable or Parameter accepts (signs, bounds)."""
+    u = rng.uniform(0.5, 1.5, leaf.size)
+    attributes = leaf.attributes
+    if attributes.get("nonpos") or attributes.get("neg"):
+        return -u
+    bounds = attributes.get("bounds")
+    if bounds is None:
+        return u
+    lo, hi = (np.broadcast_to(-np.inf if b is None else np.asarray(b, dtype=np.float64),
+                              leaf.shape).copy() for b in bounds[:1] + bounds[1:])
+    if attributes.get("nonneg") or attributes.get("pos"):
+        lo = np.maximum(lo, 0.0)
+    t = u - 0.5                                           # in [0, 1)
+    both = np.isfinite(lo) & np.isfinite(hi)
+    return np.where(both, lo + t * (hi - lo), np.where(np.isfinite(lo), lo + u,
+                                                       np.where(np.isfinite(hi), hi - u, u)))
+
+
+def _cvxpy_constraints(problem, x):
+    """``(A_eq, b_eq), (A_ub, b_ub)`` of the constraints, through cvxpy's conic form."""
+    import cvxpy as cp
+    from cvxpy.constraints import Equality, Inequality, NonNeg, NonPos, Zero
+
+    for constraint in problem.constraints:
+        if not isinstance(constraint, (Equality, Zero, Inequality, NonPos, NonNeg)) \
+                or not all(arg.is_affine() for arg in constraint.args):
+            raise ValueError("the constraints must be affine equalities and inequalities; got "
+                             f"{constraint}.")
+    # The objective sum(x) keeps every column of x (and its attributes, such as
+    # nonneg=True, which cvxpy turns into rows) even if no constraint uses x.
+    data = cp.Problem(cp.Minimize(cp.sum(x)), problem.constraints).get_problem_data(
+        cp.CLARABEL)[0]
+    dims = data["dims"]
+    if dims.soc or dims.exp or dims.psd or getattr(dims, "p3d", None):
+        raise ValueError("the constraints must be linear; cvxpy's canonical form has cones.")
+    A = sp.csr_array(data["A"]).toarray()
+    b = np.asarray(data["b"], dtype=np.float64)
+    if A.shape[1] != x.size:
+        raise ValueError("the constraints must be affine in x alone; cvxpy introduced "
+                         f"{A.shape[1] - x.size} auxiliary variables.")
+    n_eq = dims.zero
+    # Clarabel's form: A x + s = b with s = 0 (equalities) or s >= 0 (inequalities).
+    A_eq, b_eq = A[:n_eq], b[:n_eq]
+    A_ub, b_ub = A[n_eq:], b[n_eq:]
+    for key, sign in (("lower_bounds", -1.0), ("upper_bounds", 1.0)):
+        limit = data.get(key)
+        if limit is not None:
+            limit = np.asarray(limit, dtype=np.float64)
+            A_ub = np.vstack([A_ub, sign * np.eye(x.size)])
+            b_ub = np.concatenate([b_ub, sign * limit])
+    vacuous = b_ub == np.inf
+    A_ub, b_ub = A_ub[~vacuous], b_ub[~vacuous]
+    keep_eq = np.abs(A_eq).sum(1) > 0
+    if (~keep_eq).any() and np.any(b_eq[~keep_eq] != 0):
+        raise ValueError("the constraints of problem are infeasible (a constant equality "
+                         "does not hold).")
+    A_eq, b_eq = A_eq[keep_eq], b_eq[keep_eq]
+    return ((A_eq, b_eq) if len(A_eq) else (None, None),
+            (A_ub, b_ub) if len(A_ub) else (None, None))
