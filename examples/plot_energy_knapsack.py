@@ -43,6 +43,7 @@ methods = {
     "spo+": {},
     "dbb": {"lambd": 1.0},
     "imle": {"lambd": 10.0, "n_samples": 1},
+    "relaxation": {"gamma": 0.1},
 }
 
 # %%
@@ -53,7 +54,9 @@ methods = {
 # default learning rate works as it is. ``lambd`` acts on those rescaled
 # prices too: for ``dbb`` a small value (1) works far better here than the
 # default 10, which perturbs the prices so much that the interpolated
-# gradient no longer points at better slots.
+# gradient no longer points at better slots. ``relaxation`` trains through the
+# knapsack's LP relaxation with a quadratic term (Wilder et al. 2019) and still
+# decides with the exact dynamic program.
 regrets = {name: [] for name in methods}
 for capacity in capacities:
     for name, params in methods.items():

@@ -7,6 +7,7 @@ import torch
 
 from .._validation import check_scalar
 from ._base import Optimizer, device_key
+from ._linear_program import LinearProgram
 
 
 class Knapsack(Optimizer):
@@ -68,6 +69,21 @@ class Knapsack(Optimizer):
     @property
     def n_vars(self):
         return self.n_params
+
+    def lp_form(self):
+        """The LP relaxation ``max theta @ x, weights @ x <= capacity, 0 <= x <= 1``.
+
+        Its vertices are not all integral (one item may be fractional), so it
+        serves training through ``method="relaxation"``; decisions at test
+        time stay exact.
+
+        Returns
+        -------
+        lp : LinearProgram
+        """
+        weights = self.item_weights.astype(np.float64)
+        return LinearProgram(A_ub=weights[None, :], b_ub=[float(self.capacity)],
+                             bounds=(0, 1), sense="maximize")
 
     def _solve(self, theta):
         weights = self._cached(("weights", device_key(theta.device)),

@@ -84,3 +84,26 @@ def test_cuda_matches_cpu():
     theta = torch.rand(64, 20, dtype=torch.float64)
     knap = Knapsack(np.arange(1, 21) % 7, 25)
     torch.testing.assert_close(knap.solve(theta.cuda()).cpu(), knap.solve(theta))
+
+
+def test_relaxation_through_the_lp_form_matches_cvxpy():
+    cp = pytest.importorskip("cvxpy")
+    rng = np.random.RandomState(3)
+    weights, capacity, gamma = rng.randint(1, 6, size=7), 9, 0.2
+    theta = rng.normal(size=(3, 7))
+    x = Knapsack(weights, capacity).relax(torch.as_tensor(theta), gamma).numpy()
+    for row, relaxed in zip(theta, x):
+        var = cp.Variable(7)
+        cp.Problem(cp.Maximize(row @ var - gamma * cp.sum_squares(var)),
+                   [weights @ var <= capacity, var >= 0, var <= 1]).solve()
+
+        def value(v, row=row):
+            return row @ v - gamma * v @ v
+
+        # feasible, at least as good as the interior-point answer, and close to it
+        assert weights @ relaxed <= capacity + 1e-9 and relaxed.min() >= 0
+        assert relaxed.max() <= 1
+        assert value(relaxed) >= value(var.value) - 1e-9
+        np.testing.assert_allclose(relaxed, var.value, atol=1e-3)
+        if weights @ relaxed < capacity - 1e-6:  # capacity slack: the box projection
+            np.testing.assert_allclose(relaxed, np.clip(row / (2 * gamma), 0, 1), atol=1e-9)
