@@ -25,6 +25,9 @@ from ..optimizers import Optimizer
 from ._callbacks import DivergenceCheck, ValidationRegret, forward_in_chunks
 from ._taskmet_net import TaskMetCriterion, TaskMetNet
 
+#: Instances per chunk in predict, decide and score (bounded working memory).
+CHUNK_SIZE = 65536
+
 SHARED_PARAMETERS = """optimizer : Optimizer
         The decision problem, e.g. ``ShortestPath(grid=(5, 5))``.
     method : {"auto", "two-stage", "spo+", "dbb", "imle", "fy", "relaxation", \
@@ -426,7 +429,7 @@ class DecisionFocusedBase(BaseEstimator):
         """The network's raw output on ``X`` (numpy, float64)."""
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        out = forward_in_chunks(self.net_, torch.tensor(X, dtype=torch.float32))
+        out = forward_in_chunks(self.net_, torch.tensor(X, dtype=torch.float32), CHUNK_SIZE)
         return out.double().cpu()
 
     def _decision_parameters(self, X):
@@ -436,6 +439,10 @@ class DecisionFocusedBase(BaseEstimator):
     def decide(self, X):
         """Decisions of the optimizer on the predicted parameters.
 
+        Rows are processed in chunks of ``CHUNK_SIZE`` instances, so the
+        working memory beyond ``X`` and the returned decisions stays bounded
+        however many instances are decided.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -444,8 +451,15 @@ class DecisionFocusedBase(BaseEstimator):
         -------
         decisions : ndarray of shape (n_samples, n_vars)
         """
-        theta_hat = self._decision_parameters(X)  # raises NotFittedError first
-        return self.optimizer_.solve(theta_hat)
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        decisions = np.empty((len(X), self.optimizer_.n_vars))
+        for i in range(0, len(X), CHUNK_SIZE):
+            chunk = torch.tensor(X[i:i + CHUNK_SIZE], dtype=torch.float32)
+            theta_hat = self._link(forward_in_chunks(self.net_, chunk, CHUNK_SIZE).double())
+            decisions[i:i + CHUNK_SIZE] = self.optimizer_.solve(
+                theta_hat.cpu().numpy() * self.target_scale_)
+        return decisions
 
     def score(self, X, y, sample_weight=None):
         """Minus the normalized regret of the decisions on ``X`` (higher is better).
@@ -470,7 +484,23 @@ class DecisionFocusedBase(BaseEstimator):
         if y.ndim != 2 or y.shape != theta_hat.shape:
             raise ValueError(f"y must have shape {theta_hat.shape} (n_samples, n_params); "
                              f"got {y.shape}.")
-        return -regret(y, theta_hat, optimizer=self.optimizer_)
+        return -chunked_regret(y, theta_hat, self.optimizer_)
+
+
+def chunked_regret(y, theta_hat, optimizer):
+    """Normalized regret computed ``CHUNK_SIZE`` instances at a time."""
+    total, scale = 0.0, 0.0
+    for i in range(0, len(y), CHUNK_SIZE):
+        part = slice(i, i + CHUNK_SIZE)
+        per_instance = regret(y[part], theta_hat[part], optimizer=optimizer, reduction="none")
+        total += float(per_instance.sum())
+        scale += float(np.abs(optimizer.objective(optimizer.solve(y[part]), y[part])).sum())
+    if scale == 0.0:
+        if total == 0.0:
+            return 0.0
+        raise ValueError("normalized regret is undefined: every optimal objective under y "
+                         "is 0.")
+    return total / scale
 
 
 def _silent(*args, **kwargs):
