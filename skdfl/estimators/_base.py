@@ -434,7 +434,7 @@ class DecisionFocusedBase(BaseEstimator):
 
     def _decision_parameters(self, X):
         """``theta_hat`` on the scale of the data: what the optimizer decides with."""
-        return self._link(self._forward(X)).numpy() * self.target_scale_
+        return _check_predictions(self._link(self._forward(X)).numpy() * self.target_scale_)
 
     def decide(self, X):
         """Decisions of the optimizer on the predicted parameters.
@@ -457,8 +457,8 @@ class DecisionFocusedBase(BaseEstimator):
         for i in range(0, len(X), CHUNK_SIZE):
             chunk = torch.tensor(X[i:i + CHUNK_SIZE], dtype=torch.float32)
             theta_hat = self._link(forward_in_chunks(self.net_, chunk, CHUNK_SIZE).double())
-            decisions[i:i + CHUNK_SIZE] = self.optimizer_.solve(
-                theta_hat.cpu().numpy() * self.target_scale_)
+            decisions[i:i + CHUNK_SIZE] = self.optimizer_.solve(_check_predictions(
+                theta_hat.cpu().numpy() * self.target_scale_, offset=i))
         return decisions
 
     def score(self, X, y, sample_weight=None):
@@ -485,6 +485,18 @@ class DecisionFocusedBase(BaseEstimator):
             raise ValueError(f"y must have shape {theta_hat.shape} (n_samples, n_params); "
                              f"got {y.shape}.")
         return -chunked_regret(y, theta_hat, self.optimizer_)
+
+
+def _check_predictions(theta_hat, offset=0):
+    """Refuse to decide on NaN or inf predictions: the model, not the input, is broken."""
+    bad = ~np.isfinite(theta_hat).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise ValueError(
+            f"the model predicted non-finite parameters for {len(rows)} instance(s), the "
+            f"first at row {offset + rows[0]} of X; its weights are not finite (a diverged "
+            "or corrupted fit). Fit it again, e.g. with a lower learning_rate_init.")
+    return theta_hat
 
 
 def chunked_regret(y, theta_hat, optimizer):
