@@ -22,6 +22,7 @@ from ..metrics import regret
 from ..nn import MLP, PerItem
 from ..nn._modules import ACTIVATIONS
 from ..optimizers import Optimizer
+from ._batches import TensorBatches
 from ._callbacks import DivergenceCheck, ValidationRegret, forward_in_chunks
 from ._taskmet_net import TaskMetCriterion, TaskMetNet
 
@@ -399,7 +400,9 @@ class DecisionFocusedBase(BaseEstimator):
                 lr=float(self.learning_rate_init),
                 max_epochs=int(self.max_iter),
                 batch_size=int(self.batch_size),
+                iterator_train=TensorBatches,
                 iterator_train__shuffle=True,
+                iterator_valid=TensorBatches,
                 train_split=train_split,
                 callbacks=callbacks,
                 device=device,
