@@ -454,14 +454,15 @@ def _probe_value(leaf, rng):
     bounds = attributes.get("bounds")
     if bounds is None:
         return u
-    lo, hi = (np.broadcast_to(-np.inf if b is None else np.asarray(b, dtype=np.float64),
-                              leaf.shape).copy() for b in bounds[:1] + bounds[1:])
+    lo, hi = (np.broadcast_to(default if b is None else np.asarray(b, dtype=np.float64),
+                              leaf.shape).copy() for b, default in zip(bounds, (-np.inf, np.inf)))
     if attributes.get("nonneg") or attributes.get("pos"):
         lo = np.maximum(lo, 0.0)
     t = u - 0.5                                           # in [0, 1)
     both = np.isfinite(lo) & np.isfinite(hi)
-    return np.where(both, lo + t * (hi - lo), np.where(np.isfinite(lo), lo + u,
-                                                       np.where(np.isfinite(hi), hi - u, u)))
+    with np.errstate(invalid="ignore"):                   # inf - inf where not selected
+        return np.where(both, lo + t * (hi - lo), np.where(np.isfinite(lo), lo + u,
+                                                           np.where(np.isfinite(hi), hi - u, u)))
 
 
 def _cvxpy_constraints(problem, x):

@@ -240,6 +240,11 @@ def test_from_cvxpy_reads_the_sense_and_variable_attributes():
     np.testing.assert_array_equal(lp._data.lo, 0.0)
     np.testing.assert_array_equal(lp.solve(np.array([[1.0, 2.0, 3.0]])), [[0.0, 1.0, 1.0]])
     np.testing.assert_array_equal(theta.value, [1.0, 2.0, 3.0])
+    boxed = cp.Variable(3, bounds=[None, np.array([1.0, 2.0, 3.0])])
+    lp = LinearProgram.from_cvxpy(cp.Problem(cp.Maximize(theta @ boxed),
+                                             [boxed >= -1, cp.sum(boxed) <= 4]), theta)
+    assert lp.get_params()["bounds"] == [(-1.0, 1.0), (-1.0, 2.0), (-1.0, 3.0)]
+    np.testing.assert_allclose(lp.solve(np.array([[1.0, 1.5, 2.0]])), [[-1.0, 2.0, 3.0]])
 
 
 def test_from_cvxpy_matching_equals_the_constructor():
