@@ -132,7 +132,7 @@ def shortest_path_batch(graph, theta):
         for nodes in graph.levels:
             arcs = graph.in_arcs[nodes]                               # (L, D)
             cand = dist[:, graph.tails[arcs]] + costs[:, arcs]        # (B, L, D)
-            best, which = cand.min(dim=-1)
+            best, which = _min_last(cand)
             dist[:, nodes] = best
             pred[:, nodes] = arcs.expand(batch, -1, -1).gather(-1, which[..., None])[..., 0]
         steps = len(graph.levels)
@@ -140,7 +140,7 @@ def shortest_path_batch(graph, theta):
         arcs = graph.in_arcs
         for _ in range(arcs.shape[0] - 1):
             cand = dist[:, graph.tails[arcs]] + costs[:, arcs]
-            best, which = cand.min(dim=-1)
+            best, which = _min_last(cand)
             improved = best < dist
             if not bool(improved.any()):
                 break
@@ -149,6 +149,17 @@ def shortest_path_batch(graph, theta):
             pred = torch.where(improved, chosen, pred)
         steps = arcs.shape[0] - 1
     return _trace_back(graph, pred, steps)
+
+
+def _min_last(values):
+    """Minimum and its first index along the last axis.
+
+    ``argmin`` then ``gather`` rather than ``min(dim)``: on CPU the latter
+    enters a parallel region even for tiny tensors, which costs milliseconds
+    per call on a busy machine; the result and tie-breaking are the same.
+    """
+    which = values.argmin(dim=-1)
+    return values.gather(-1, which.unsqueeze(-1)).squeeze(-1), which
 
 
 def _trace_back(graph, pred, steps):
