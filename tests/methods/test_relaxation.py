@@ -13,6 +13,7 @@ from skdfl.datasets import make_shortest_path
 from skdfl.methods import Relaxation, RelaxationRegret
 from skdfl.methods._registry import METHODS, make_loss, resolve_method
 from skdfl.optimizers import KSubset, LinearProgram, Optimizer, ShortestPath
+from tests._oracles import central_difference
 
 
 class _Concave(Optimizer):
@@ -39,15 +40,6 @@ class _Concave(Optimizer):
 
 class _NonLinearWithout(_Concave):
     relax = Optimizer.relax
-
-
-def central_difference(f, theta, eps=1e-6):
-    grad = np.zeros_like(theta)
-    for idx in np.ndindex(theta.shape):
-        step = np.zeros_like(theta)
-        step[idx] = eps
-        grad[idx] = (f(theta + step) - f(theta - step)) / (2 * eps)
-    return grad
 
 
 @pytest.mark.parametrize("optimizer", [ShortestPath(grid=(3, 3)), KSubset(k=2, n_items=5),

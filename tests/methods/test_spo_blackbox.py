@@ -12,6 +12,7 @@ from hypothesis.extra.numpy import arrays
 from skdfl.methods import BlackboxDifferentiation, BlackboxRegret, SPOPlus
 from skdfl.metrics import regret
 from skdfl.optimizers import KSubset, ShortestPath
+from tests._oracles import central_difference
 
 
 def brute_force_k_subset(theta, k):
@@ -21,15 +22,6 @@ def brute_force_k_subset(theta, k):
                         for c in itertools.combinations(range(n), k)])
     best = np.argmax(theta @ subsets.T, axis=1)
     return subsets[best]
-
-
-def central_difference(f, theta, eps=1e-6):
-    grad = np.zeros_like(theta)
-    for idx in np.ndindex(theta.shape):
-        step = np.zeros_like(theta)
-        step[idx] = eps
-        grad[idx] = (f(theta + step) - f(theta - step)) / (2 * eps)
-    return grad
 
 
 @pytest.mark.parametrize("optimizer, width", [(ShortestPath(grid=(3, 3)), 12),

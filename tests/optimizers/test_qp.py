@@ -15,6 +15,7 @@ import torch
 
 import skdfl.optimizers._qp as qp
 from skdfl.optimizers import KSubset, LinearProgram, ShortestPath
+from tests._oracles import central_difference
 
 
 def random_lp(seed, n=6, m_eq=1, m_ub=3, bounds=(0, 1), sense="maximize"):
@@ -173,14 +174,6 @@ def test_relaxation_tends_to_the_lp_optimum(name):
 
 
 # ---------------------------------------------------------------- backward
-
-def central_difference(f, theta, eps=1e-6):
-    grad = np.zeros_like(theta)
-    for idx in np.ndindex(theta.shape):
-        step = np.zeros_like(theta)
-        step[idx] = eps
-        grad[idx] = (f(theta + step) - f(theta - step)) / (2 * eps)
-    return grad
 
 
 @pytest.mark.parametrize("name", list(PROBLEMS))
