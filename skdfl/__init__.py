@@ -9,5 +9,6 @@ from .estimators import DecisionFocusedClassifier, DecisionFocusedRegressor, Pre
 
 __version__ = "0.1.0"
 
-__all__ = ["DecisionFocusedClassifier", "DecisionFocusedRegressor", "PredictThenOptimize", "datasets", "methods", "metrics", "nn", "optimizers",
-           "pipeline", "preprocessing", "__version__"]
+__all__ = ["DecisionFocusedClassifier", "DecisionFocusedRegressor", "PredictThenOptimize",
+           "datasets", "methods", "metrics", "nn", "optimizers", "pipeline", "preprocessing",
+           "__version__"]

@@ -25,8 +25,8 @@ def resolve_method(method, optimizer):
     return method
 
 
-def make_loss(method, optimizer, *, probabilities=False, gamma=0.1, lambd=10.0, noise="sog", tau=1.0,
-              n_samples=1, sigma=1.0, solution_size=None, generator=None):
+def make_loss(method, optimizer, *, probabilities=False, gamma=0.1, lambd=10.0, noise="sog",
+              tau=1.0, n_samples=1, sigma=1.0, solution_size=None, generator=None):
     """Build the training loss of a resolved method.
 
     Parameters
