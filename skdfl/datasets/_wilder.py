@@ -59,10 +59,10 @@ def make_budget_allocation(n_samples, n_channels=30, n_customers=60, n_features=
     reached is :class:`~skdfl.optimizers.CoverageMaximizer` ``(k,
     n_items=n_channels, n_targets=n_customers)``.
 
-    The paper used 100 channels and 500 customers; the defaults here are
-    smaller so that decision-focused training runs in seconds on a CPU.
-    The width of the hidden layers and the number of features are our
-    choices (the paper does not fix them in the text).
+    The paper's instances are larger; the defaults here are small so that
+    decision-focused training runs in seconds on a CPU. The sizes, the
+    width of the hidden layers, the number of features and the scaling of
+    the network's input are our choices.
 
     Parameters
     ----------
@@ -144,8 +144,8 @@ def make_budget_allocation(n_samples, n_channels=30, n_customers=60, n_features=
     return h.reshape(n_samples, -1), theta.reshape(n_samples, -1)
 
 
-def make_diverse_recommendation(n_samples, n_items=40, n_topics=30, n_users=10, n_latent=4,
-                                coverage_rate=0.1, label_noise=0.5, rating_noise=0.5,
+def make_diverse_recommendation(n_samples, n_items=50, n_topics=100, n_users=10, n_latent=4,
+                                coverage_rate=0.05, label_noise=0.5, rating_noise=0.5,
                                 random_state=None):
     """Diverse recommendation: which topics each item covers, from its ratings.
 
@@ -171,15 +171,15 @@ def make_diverse_recommendation(n_samples, n_items=40, n_topics=30, n_users=10, 
     ----------
     n_samples : int
         Number of instances (rows).
-    n_items : int, default=40
+    n_items : int, default=50
         Number of candidate items per instance.
-    n_topics : int, default=30
+    n_topics : int, default=100
         Number of topics.
     n_users : int, default=10
         Number of users who rate the items: the number of features per item.
     n_latent : int, default=4
         Length of the latent vectors.
-    coverage_rate : float, default=0.1
+    coverage_rate : float, default=0.05
         Probability that an item covers a given topic, in ``(0, 1)``.
     label_noise : float, default=0.5
         Noise of the coverage labels, relative to the latent score (>= 0).
@@ -214,8 +214,11 @@ def make_diverse_recommendation(n_samples, n_items=40, n_topics=30, n_users=10, 
     ((50, 200), (50, 200))
     >>> sorted(set(y.ravel().tolist())), float(X.min()), float(X.max())
     ([0, 1], 1.0, 5.0)
-    >>> CoverageMaximizer(k=5, n_items=20, n_targets=10).solve(y[:2]).sum(1)
-    array([5., 5.])
+    >>> cover = CoverageMaximizer(k=5, n_items=20, n_targets=10)
+    >>> cover.n_params == y.shape[1]
+    True
+    >>> cover.solve(y[:2]).shape
+    (2, 20)
     """
     _check_common(n_samples, n_users, "n_users")
     check_scalar(n_items, "n_items", kind=numbers.Integral, low=1)

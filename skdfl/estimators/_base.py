@@ -82,6 +82,12 @@ SHARED_PARAMETERS = """optimizer : Optimizer
         Hidden layers of the network; ``()`` is a linear model.
     activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
         Activation of the hidden layers.
+    out_activation : {"identity", "sigmoid", "clip"} or None, default=None
+        Link from the network's output to the predicted parameters: None is
+        ``"identity"`` for the regressor and ``"sigmoid"`` for the classifier
+        (its only option). ``"sigmoid"`` or ``"clip"`` (clamp to [0, 1] with a
+        straight-through gradient) keep a regressor's predictions in [0, 1],
+        as coverage probabilities must be.
     alpha : float, default=0.0
         L2 penalty (weight decay of Adam).
     batch_size : int, default=32
@@ -146,6 +152,30 @@ def fill_shared_doc(cls):
     return cls
 
 
+def _identity(output):
+    return output
+
+
+class _ClipToUnit(torch.autograd.Function):
+    """Clamp to [0, 1] in the forward pass, pass gradients straight through."""
+
+    @staticmethod
+    def forward(ctx, output):
+        return output.clamp(0.0, 1.0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+def _clip(output):
+    return _ClipToUnit.apply(output)
+
+
+#: Output activations: the link from the network's output to ``theta_hat``.
+OUT_ACTIVATIONS = {"identity": _identity, "sigmoid": torch.sigmoid, "clip": _clip}
+
+
 class _PackedTargetLoss(torch.nn.Module):
     """skorch passes one target tensor: the true theta and its decisions side by side."""
 
@@ -169,11 +199,13 @@ class DecisionFocusedBase(BaseEstimator):
     """
 
     _probabilities = False
+    _out_activations = tuple(OUT_ACTIVATIONS)
 
     def __init__(self, optimizer, *, method="auto", gamma=0.1, lambd=10.0, noise="sog",
                  tau=1.0, n_samples=1, sigma=1.0, metric="diagonal",
                  metric_learning_rate=0.01, inner_steps=1, cg_iter=10, cg_damping=1e-3,
-                 per_item=False, hidden_layer_sizes=(), activation="relu", alpha=0.0,
+                 per_item=False, hidden_layer_sizes=(), activation="relu", out_activation=None,
+                 alpha=0.0,
                  batch_size=32, learning_rate_init=0.01, max_iter=100, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, callbacks=None,
                  device="cpu", random_state=None, verbose=0):
@@ -193,6 +225,7 @@ class DecisionFocusedBase(BaseEstimator):
         self.per_item = per_item
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
+        self.out_activation = out_activation
         self.alpha = alpha
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
@@ -206,9 +239,12 @@ class DecisionFocusedBase(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    @staticmethod
-    def _link(output):
-        return output
+    _default_out_activation = "identity"
+
+    @property
+    def _link(self):
+        name = self.out_activation or self._default_out_activation
+        return OUT_ACTIVATIONS[name]
 
     def _check_params(self):
         if not isinstance(self.optimizer, Optimizer):
@@ -230,6 +266,8 @@ class DecisionFocusedBase(BaseEstimator):
             check_option(self.noise, "noise", ("sog", "gumbel"))
         check_option(self.metric, "metric", METRICS)
         check_option(self.activation, "activation", ACTIVATIONS)
+        if self.out_activation is not None:
+            check_option(self.out_activation, "out_activation", self._out_activations)
         sizes = self.hidden_layer_sizes
         if not (isinstance(sizes, (tuple, list)) and all(
                 isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1

@@ -1,7 +1,6 @@
 """DecisionFocusedClassifier: predict 0/1 parameters as probabilities, trained for decisions."""
 
 import numpy as np
-import torch
 from sklearn.base import ClassifierMixin
 from sklearn.utils.multiclass import type_of_target
 
@@ -49,9 +48,8 @@ class DecisionFocusedClassifier(ClassifierMixin, DecisionFocusedBase):
     # Minus the regret, not the accuracy of ClassifierMixin.
     score = DecisionFocusedBase.score
 
-    @staticmethod
-    def _link(output):
-        return torch.sigmoid(output)
+    _default_out_activation = "sigmoid"
+    _out_activations = ("sigmoid",)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

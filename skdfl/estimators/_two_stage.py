@@ -101,8 +101,10 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         self.regressor_ = clone(self.regressor)
         if self.per_item:
             n_items = self._items(X.shape[1])
+            item_y = y.reshape(len(y) * n_items, -1)
+            # one parameter per item: a plain single-output target
             self.regressor_.fit(X.reshape(len(X) * n_items, -1),
-                                y.reshape(len(y) * n_items, -1).squeeze(-1))
+                                item_y[:, 0] if item_y.shape[1] == 1 else item_y)
         else:
             self.regressor_.fit(X, y)
         return self

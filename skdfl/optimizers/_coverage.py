@@ -134,7 +134,7 @@ class CoverageMaximizer(Optimizer):
             raise ValueError(
                 f"{name} must hold coverage probabilities in [0, 1] (the item-by-target "
                 f"matrix of {type(self).__name__}, flattened row-major); got values from "
-                f"{float(theta.min()):.4g} to {float(theta.max()):.4g}, {int(bad.sum())} "
+                f"{float(theta.detach().min()):.4g} to {float(theta.detach().max()):.4g}, {int(bad.sum())} "
                 f"outside [0, 1], the first at index {first}.")
 
     def _matrix(self, theta):

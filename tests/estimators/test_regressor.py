@@ -316,3 +316,21 @@ def test_verbose_prints_a_line_per_epoch_and_extra_callbacks_run(misspecified, c
     assert dict(est.net_.callbacks_)["user_0"].epochs_ == 3
     with pytest.raises(TypeError, match="callbacks must hold skorch"):
         DecisionFocusedRegressor(GRID, callbacks=["print"], max_iter=1).fit(X, C)
+
+
+@pytest.mark.parametrize("out_activation", ["sigmoid", "clip"])
+def test_out_activation_keeps_predictions_in_the_unit_interval(out_activation):
+    from skdfl.datasets import make_budget_allocation
+    from skdfl.optimizers import CoverageMaximizer
+
+    X, y = make_budget_allocation(40, n_channels=6, n_customers=8, n_features=3,
+                                  random_state=0)
+    coverage = CoverageMaximizer(k=2, n_items=6, n_targets=8)
+    est = DecisionFocusedRegressor(coverage, method="relaxation", gamma=1.0, per_item=True,
+                                   out_activation=out_activation, max_iter=2,
+                                   random_state=0).fit(X, y)
+    theta_hat = est.predict(X)
+    assert theta_hat.min() >= 0 and theta_hat.max() <= 1
+    assert est.decide(X).sum(axis=1).max() <= 2
+    with pytest.raises(ValueError, match="out_activation must be one of"):
+        DecisionFocusedRegressor(coverage, out_activation="relu", max_iter=1).fit(X, y)

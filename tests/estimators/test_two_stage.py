@@ -74,3 +74,14 @@ def test_errors():
     C[0, 0] = np.nan
     with pytest.raises(ValueError, match="y must contain only finite values"):
         PredictThenOptimize(LinearRegression(), ShortestPath(grid=(5, 5))).fit(X, C)
+
+
+def test_per_item_with_several_parameters_per_item():
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(30, 4 * 2))
+    coef = rng.normal(size=(2, 3))
+    y = np.clip(X.reshape(30, 4, 2) @ coef / 10 + 0.5, 0, 1).reshape(30, 12)
+    from skdfl.optimizers import CoverageMaximizer
+
+    model = PredictThenOptimize(LinearRegression(), CoverageMaximizer(2, 4, 3), per_item=True)
+    np.testing.assert_allclose(model.fit(X, y).predict(X).shape, (30, 12))
