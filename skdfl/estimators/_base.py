@@ -66,7 +66,9 @@ SHARED_PARAMETERS = """optimizer : Optimizer
         Scale of the Gaussian perturbation of ``"fy"``.
     metric : {"diagonal", "conditional"}, default="diagonal"
         The metric of ``"taskmet"``: one positive weight per parameter, or
-        weights produced from the features by a small network.
+        weights produced from the features by a small network. A diagonal
+        metric moves no minimizer when every parameter has its own linear
+        head (a linear model without ``per_item``): use ``"conditional"``.
     metric_learning_rate : float, default=0.01
         Learning rate (Adam) of the ``"taskmet"`` metric.
     inner_steps : int, default=1
