@@ -6,7 +6,7 @@ import torch
 from ._validation import check_finite
 
 
-def as_batch(values, name, *, width=None, dtype=None, device=None):
+def as_batch(values, name, *, width=None, dtype=None, device=None, finite=True):
     """Turn a numpy or torch array of instances into a 2-D float tensor.
 
     Parameters
@@ -22,6 +22,9 @@ def as_batch(values, name, *, width=None, dtype=None, device=None):
         dtype and takes float64 for numpy input.
     device : torch.device, optional
         Where the result lives; default keeps a tensor's device.
+    finite : bool, default=True
+        Whether NaN and inf raise ``ValueError`` (False leaves them to the
+        caller: a model's predictions, which training layers propagate).
 
     Returns
     -------
@@ -53,7 +56,8 @@ def as_batch(values, name, *, width=None, dtype=None, device=None):
         batch = batch.to(torch.float64)
     if dtype is not None or device is not None:
         batch = batch.to(dtype=dtype or batch.dtype, device=device or batch.device)
-    check_finite(batch, name)
+    if finite:
+        check_finite(batch, name)
 
     def restore(result):
         if single:

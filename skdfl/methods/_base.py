@@ -1,6 +1,55 @@
-"""What every training method shares: the loss signature and capability checks."""
+"""What every training method shares: the loss signature, capability and input checks."""
 
+import torch
 from torch import nn
+
+from .._tensor import as_batch
+from ..optimizers import Optimizer
+
+
+def check_optimizer(optimizer):
+    """Raise ``TypeError`` unless ``optimizer`` is an skdfl :class:`Optimizer`."""
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be an skdfl Optimizer; got "
+                        f"{type(optimizer).__name__}.")
+    return optimizer
+
+
+def check_predictions(optimizer, theta_hat, name="theta_hat"):
+    """Validate a model's predictions for a layer or a loss.
+
+    ``theta_hat`` must be a tensor (gradients flow back to it) of one
+    instance (1-D) or one instance per row (2-D) with ``optimizer.n_params``
+    columns; integer and boolean tensors become float64. NaN and inf pass:
+    layers and losses propagate them (see :func:`solve_finite`), so that a
+    diverging model gives a non-finite loss rather than a finite one.
+
+    Returns
+    -------
+    theta_hat : Tensor of shape (n_instances, n_params)
+    solver : Optimizer
+        ``optimizer`` bound to the width of ``theta_hat``.
+    restore : callable
+        Maps a result with one row per instance back to ``theta_hat``'s
+        dimensionality.
+    """
+    if not isinstance(theta_hat, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor (gradients flow back to it); got "
+                        f"{type(theta_hat).__name__}.")
+    batch, restore = as_batch(theta_hat, name, width=optimizer.n_params, finite=False)
+    return batch, optimizer.with_n_params(batch.shape[1], name=name), restore
+
+
+def solve_finite(solver, theta):
+    """``solver._solve(theta)`` with NaN rows where ``theta`` has a NaN or inf.
+
+    A non-finite parameter vector has no decision; its row is solved at zero
+    and then marked NaN, so that it propagates instead of becoming a finite
+    decision (no synchronization with the device).
+    """
+    ok = torch.isfinite(theta).all(-1, keepdim=True)
+    x = solver._solve(torch.where(ok, theta, 0.0))
+    return torch.where(ok, x, float("nan"))
 
 
 class DecisionLoss(nn.Module):
@@ -10,6 +59,12 @@ class DecisionLoss(nn.Module):
     batch. ``x_true`` holds the optimal decisions under the true ``theta``;
     estimators compute them once before training, and the layers solve for
     them when they are not given.
+
+    ``theta_hat`` is a tensor of shape (n_instances, n_params) (or one
+    instance, 1-D); ``theta`` and ``x_true`` have the same number of rows.
+    Wrong kinds or shapes, an empty batch and a non-finite ``theta`` or
+    ``x_true`` raise an error that names the argument; a non-finite
+    ``theta_hat`` (a diverging model) gives a non-finite loss.
     """
 
     #: Whether the method needs ``optimizer.is_linear``.
@@ -17,6 +72,7 @@ class DecisionLoss(nn.Module):
 
     def __init__(self, optimizer):
         super().__init__()
+        check_optimizer(optimizer)
         if self.needs_linear and not optimizer.is_linear:
             raise ValueError(
                 f"method {self.method_name!r} needs a linear optimizer (objective theta @ x); "
@@ -26,11 +82,30 @@ class DecisionLoss(nn.Module):
 
     method_name = None
 
-    def true_decisions(self, theta, x_true):
+    def check_inputs(self, theta_hat, theta, x_true=None, name="theta_hat"):
+        """Validated 2-D ``theta_hat``, ``theta``, ``x_true`` and the bound optimizer."""
+        theta_hat, solver, _ = check_predictions(self.optimizer, theta_hat, name)
+        if theta_hat.shape[0] == 0:
+            raise ValueError(f"{name} must hold at least one instance (row) to average "
+                             f"the loss over; got shape {tuple(theta_hat.shape)}.")
+        theta, _ = as_batch(theta, "theta", width=theta_hat.shape[1], device=theta_hat.device)
+        if theta.shape != theta_hat.shape:
+            raise ValueError(f"{name} and theta must have the same shape; got "
+                             f"{tuple(theta_hat.shape)} and {tuple(theta.shape)}.")
+        solver.check_theta(theta, "theta")
+        if x_true is not None:
+            x_true, _ = as_batch(x_true, "x_true", width=solver.n_vars,
+                                 device=theta_hat.device)
+            if x_true.shape[0] != theta.shape[0]:
+                raise ValueError(f"x_true and theta must have the same number of instances "
+                                 f"(rows); got {x_true.shape[0]} and {theta.shape[0]}.")
+        return theta_hat, theta, x_true, solver
+
+    def true_decisions(self, theta, x_true, solver=None):
         """``x_true`` when given, else the exact decisions under ``theta``."""
         if x_true is not None:
             return x_true
-        return self.optimizer._solve(theta.detach())
+        return (solver or self.optimizer)._solve(theta.detach())
 
 
 class DecisionRegret(DecisionLoss):
@@ -56,6 +131,7 @@ class DecisionRegret(DecisionLoss):
         self.layer = layer
 
     def forward(self, theta_hat, theta, x_true=None):
-        x_star = self.true_decisions(theta, x_true)
+        theta_hat, theta, x_true, solver = self.check_inputs(theta_hat, theta, x_true)
+        x_star = self.true_decisions(theta, x_true, solver)
         x_hat = self.layer(theta_hat)
         return (self.optimizer.sign * (theta * (x_hat - x_star)).sum(-1)).mean()

@@ -2,13 +2,14 @@
 
 import torch
 
-from ._base import DecisionRegret
+from .._validation import check_scalar
+from ._base import DecisionRegret, check_optimizer, check_predictions, solve_finite
 
 
 class _BlackboxSolve(torch.autograd.Function):
     @staticmethod
     def forward(ctx, theta_hat, optimizer, lambd):
-        x_hat = optimizer._solve(theta_hat.detach())
+        x_hat = solve_finite(optimizer, theta_hat.detach())
         ctx.save_for_backward(theta_hat, x_hat)
         ctx.optimizer, ctx.lambd = optimizer, lambd
         return x_hat
@@ -21,7 +22,7 @@ class _BlackboxSolve(torch.autograd.Function):
         # Perturb the costs in the direction that lowers the downstream
         # loss, then interpolate between the two decisions (divided by lambd,
         # so lambd is a smoothing scale rather than a learning rate).
-        x_shifted = optimizer._solve(theta_hat.detach() + sign * lambd * grad_x)
+        x_shifted = solve_finite(optimizer, theta_hat.detach() + sign * lambd * grad_x)
         step = x_shifted - x_hat if sign > 0 else x_hat - x_shifted
         return step / lambd, None, None
 
@@ -64,14 +65,15 @@ class BlackboxDifferentiation(torch.nn.Module):
 
     def __init__(self, optimizer, lambd=10.0):
         super().__init__()
-        if not optimizer.is_linear:
+        if not check_optimizer(optimizer).is_linear:
             raise ValueError(f"method 'dbb' needs a linear optimizer (objective theta @ x); "
                              f"{type(optimizer).__name__} is not linear.")
         self.optimizer = optimizer
-        self.lambd = lambd
+        self.lambd = check_scalar(lambd, "lambd", low=0.0, low_inclusive=False)
 
     def forward(self, theta_hat):
-        return _BlackboxSolve.apply(theta_hat, self.optimizer, self.lambd)
+        theta_hat, solver, restore = check_predictions(self.optimizer, theta_hat)
+        return restore(_BlackboxSolve.apply(theta_hat, solver, self.lambd))
 
 
 class BlackboxRegret(DecisionRegret):

@@ -5,7 +5,7 @@ import numbers
 import torch
 
 from .._validation import check_option, check_scalar
-from ._base import DecisionRegret
+from ._base import DecisionRegret, check_optimizer, check_predictions, solve_finite
 from ._noise import NOISES, draw_noise
 from ._perturbed import solve_perturbed
 
@@ -85,7 +85,7 @@ class IMLE(torch.nn.Module):
     def __init__(self, optimizer, lambd=10.0, noise="sog", tau=1.0, n_samples=1, k=None,
                  generator=None):
         super().__init__()
-        if not optimizer.is_linear:
+        if not check_optimizer(optimizer).is_linear:
             raise ValueError(f"method 'imle' needs a linear optimizer (objective theta @ x); "
                              f"{type(optimizer).__name__} is not linear.")
         self.optimizer = optimizer
@@ -96,19 +96,23 @@ class IMLE(torch.nn.Module):
         self.k = check_scalar(k, "k", low=0.0, low_inclusive=False, allow_none=True)
         self.generator = generator
 
-    def _solution_size(self, theta_hat):
+    def _solution_size(self, theta_hat, solver):
         if self.k is not None:
             return self.k
         with torch.no_grad():
-            nonzeros = self.optimizer._solve(theta_hat.detach()).ne(0).sum(-1).float().mean()
+            # Rows with NaN or inf (a diverging model) come out NaN: they do not count.
+            x = solve_finite(solver, theta_hat.detach())
+            finite = x.isfinite().all(-1)
+            nonzeros = x.ne(0)[finite].sum() / finite.sum().clamp_min(1)
         return max(float(nonzeros), 1.0)
 
     def forward(self, theta_hat):
-        k = self._solution_size(theta_hat) if self.noise == "sog" else 1.0
+        theta_hat, solver, restore = check_predictions(self.optimizer, theta_hat)
+        k = self._solution_size(theta_hat, solver) if self.noise == "sog" else 1.0
         noise = draw_noise(self.noise, (self.n_samples, *theta_hat.shape), scale=self.tau,
                            k=k, generator=self.generator, device=theta_hat.device,
                            dtype=theta_hat.dtype)
-        return _ImleSolve.apply(theta_hat, self.optimizer, self.lambd, noise)
+        return restore(_ImleSolve.apply(theta_hat, solver, self.lambd, noise))
 
 
 class ImleRegret(DecisionRegret):

@@ -14,6 +14,12 @@ import torch
 from .._validation import check_option, check_scalar
 
 NOISES = ("sog", "gumbel", "normal")
+_MAX_ROUNDS = 1000   # rejection rounds of the Gamma sampler (each accepts over 95%)
+
+
+def _check_dtype(dtype):
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"dtype must be a floating torch dtype; got {dtype!r}.")
 
 
 def _uniform(shape, generator, device, dtype):
@@ -49,7 +55,18 @@ def standard_gamma(concentration, shape, *, generator=None, device=None, dtype=t
     >>> round(float(x.mean()), 1), bool((x > 0).all())
     (0.5, True)
     """
-    alpha = float(concentration)
+    alpha = float(check_scalar(concentration, "concentration", low=0.0, low_inclusive=False))
+    _check_dtype(dtype)
+    return _standard_gamma(alpha, shape, generator, device, _working(dtype)).to(dtype)
+
+
+def _working(dtype):
+    # Half precision cannot hold the sampler's intermediate values (d * v
+    # overflows for a concentration above ~65000): it draws in float32.
+    return dtype if torch.finfo(dtype).bits >= 32 else torch.float32
+
+
+def _standard_gamma(alpha, shape, generator, device, dtype):
     boost = alpha < 1.0
     # For alpha < 1 draw Gamma(alpha + 1) and scale by U^(1/alpha).
     a = alpha + 1.0 if boost else alpha
@@ -68,10 +85,15 @@ def standard_gamma(concentration, shape, *, generator=None, device=None, dtype=t
     # One full round accepts over 95% of the draws; only the rest repeat.
     out, accept = propose(shape)
     flat, rejected = out.view(-1), torch.nonzero(~accept.view(-1))[:, 0]
-    while rejected.numel():
+    for _ in range(_MAX_ROUNDS):
+        if not rejected.numel():
+            break
         value, ok = propose((rejected.numel(),))
         flat[rejected[ok]] = value[ok]
         rejected = rejected[~ok]
+    else:
+        raise ValueError(f"concentration={alpha!r} is too large for Gamma draws in {dtype} "
+                         f"(no draw accepted in {_MAX_ROUNDS} rounds); use float64.")
     if boost:
         out *= _uniform(shape, generator, out.device, dtype) ** (1.0 / alpha)
     return out
@@ -125,13 +147,13 @@ def sum_of_gamma_noise(shape, k, tau=1.0, n_terms=10, generator=None, *, device=
     check_scalar(k, "k", low=0.0, low_inclusive=False)
     check_scalar(tau, "tau", low=0.0, low_inclusive=False)
     check_scalar(n_terms, "n_terms", kind=numbers.Integral, low=1)
-    k = float(k)
+    _check_dtype(dtype)
+    k, work = float(k), _working(dtype)
     # All terms share the concentration 1/k: one draw, scaled term by term.
-    draws = standard_gamma(1.0 / k, (n_terms, *shape), generator=generator, device=device,
-                           dtype=dtype)
-    scales = k / torch.arange(1, n_terms + 1, device=draws.device, dtype=dtype)
+    draws = _standard_gamma(1.0 / k, (n_terms, *shape), generator, device, work)
+    scales = k / torch.arange(1, n_terms + 1, device=draws.device, dtype=work)
     total = (draws * scales.view(-1, *([1] * len(shape)))).sum(0)
-    return tau / k * (total - math.log(n_terms))
+    return (tau / k * (total - math.log(n_terms))).to(dtype)
 
 
 def gumbel_noise(shape, tau=1.0, generator=None, *, device=None, dtype=torch.float32):
@@ -145,6 +167,8 @@ def gumbel_noise(shape, tau=1.0, generator=None, *, device=None, dtype=torch.flo
     >>> round(float(gumbel_noise((50000,), generator=g).mean()), 1)
     0.6
     """
+    check_scalar(tau, "tau", low=0.0, low_inclusive=False)
+    _check_dtype(dtype)
     u = _uniform(shape, generator, device, dtype)
     return -tau * torch.log(-torch.log(u))
 

@@ -5,7 +5,7 @@ import numbers
 import torch
 
 from .._validation import check_scalar
-from ._base import DecisionLoss
+from ._base import DecisionLoss, solve_finite
 from ._noise import draw_noise
 
 
@@ -21,10 +21,12 @@ def solve_perturbed(optimizer, theta, noise):
     Returns
     -------
     decisions : Tensor of shape (S, B, n_vars)
+        NaN where ``theta + noise`` has a NaN or inf.
     """
-    samples, batch = noise.shape[:2]
-    perturbed = (theta.unsqueeze(0) + noise).reshape(samples * batch, -1)
-    return optimizer._solve(perturbed).reshape(samples, batch, -1)
+    samples, batch, width = noise.shape
+    perturbed = (theta.unsqueeze(0) + noise).reshape(samples * batch, width)
+    decisions = solve_finite(optimizer, perturbed)
+    return decisions.reshape(samples, batch, decisions.shape[-1])
 
 
 class PerturbedFenchelYoung(DecisionLoss):
@@ -77,12 +79,13 @@ class PerturbedFenchelYoung(DecisionLoss):
         self.generator = generator
 
     def forward(self, theta_hat, theta, x_true=None):
-        x_star = self.true_decisions(theta, x_true)
+        theta_hat, theta, x_true, solver = self.check_inputs(theta_hat, theta, x_true)
+        x_star = self.true_decisions(theta, x_true, solver)
         noise = draw_noise("normal", (self.n_samples, *theta_hat.shape), scale=self.sigma,
                            generator=self.generator, device=theta_hat.device,
                            dtype=theta_hat.dtype)
         with torch.no_grad():
-            z = solve_perturbed(self.optimizer, theta_hat.detach(), noise)
+            z = solve_perturbed(solver, theta_hat.detach(), noise)
         # Danskin: with the perturbed optima z held fixed, autograd gives
         # the gradient E[z] - x* (mirrored for a minimization).
         perturbed_value = ((theta_hat.unsqueeze(0) + noise) * z).sum(-1).mean(0)

@@ -4,7 +4,7 @@ import torch
 
 from .._validation import check_scalar
 from ..optimizers import Optimizer
-from ._base import DecisionLoss
+from ._base import DecisionLoss, check_optimizer, check_predictions
 
 
 def has_relaxation(optimizer):
@@ -18,7 +18,7 @@ def has_relaxation(optimizer):
     -------
     bool
     """
-    kind = type(optimizer)
+    kind = type(check_optimizer(optimizer))
     return kind.relax is not Optimizer.relax or kind.lp_form is not Optimizer.lp_form
 
 
@@ -71,7 +71,15 @@ class Relaxation(torch.nn.Module):
         self.gamma = check_scalar(gamma, "gamma", low=0.0)
 
     def forward(self, theta_hat):
-        return self.optimizer.relax(theta_hat, self.gamma)
+        theta_hat, solver, restore = check_predictions(self.optimizer, theta_hat)
+        # A row with NaN or inf (a diverging model) has no relaxed decision:
+        # it is relaxed at zero and comes out NaN, so that it propagates.
+        ok = torch.isfinite(theta_hat).all(-1, keepdim=True)
+        theta_hat = torch.where(ok, theta_hat, 0.0)
+        if not solver.is_linear:
+            solver.check_theta(theta_hat, "theta_hat")
+        x = self.optimizer.relax(theta_hat, self.gamma)
+        return restore(torch.where(ok, x, float("nan")))
 
 
 class RelaxationRegret(DecisionLoss):
@@ -110,7 +118,8 @@ class RelaxationRegret(DecisionLoss):
         self.layer = Relaxation(optimizer, gamma)
 
     def forward(self, theta_hat, theta, x_true=None):
-        x_star = self.true_decisions(theta, x_true)
+        theta_hat, theta, x_true, solver = self.check_inputs(theta_hat, theta, x_true)
+        x_star = self.true_decisions(theta, x_true, solver)
         x_hat = self.layer(theta_hat)
         objective = self.optimizer._objective
         return (self.optimizer.sign * (objective(x_hat, theta) - objective(x_star, theta))

@@ -2,7 +2,7 @@
 
 import torch
 
-from ._base import DecisionLoss
+from ._base import DecisionLoss, solve_finite
 
 
 class SPOPlus(DecisionLoss):
@@ -42,9 +42,10 @@ class SPOPlus(DecisionLoss):
     needs_linear = True
 
     def forward(self, theta_hat, theta, x_true=None):
-        x_star = self.true_decisions(theta, x_true)
+        theta_hat, theta, x_true, solver = self.check_inputs(theta_hat, theta, x_true)
+        x_star = self.true_decisions(theta, x_true, solver)
         shifted = 2 * theta_hat - theta
         with torch.no_grad():
-            x_tilde = self.optimizer._solve(shifted.detach())
+            x_tilde = solve_finite(solver, shifted.detach())
         per_instance = self.optimizer.sign * (shifted * (x_star - x_tilde)).sum(-1)
         return per_instance.mean()

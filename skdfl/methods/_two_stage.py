@@ -30,6 +30,7 @@ class SquaredError(DecisionLoss):
     method_name = "two-stage"
 
     def forward(self, theta_hat, theta, x_true=None):
+        theta_hat, theta, _, _ = self.check_inputs(theta_hat, theta, x_true)
         return ((theta_hat - theta) ** 2).mean()
 
 
@@ -58,4 +59,5 @@ class LogLoss(DecisionLoss):
     takes_logits = True
 
     def forward(self, logits, theta, x_true=None):
-        return F.binary_cross_entropy_with_logits(logits, theta)
+        logits, theta, _, _ = self.check_inputs(logits, theta, x_true, "logits")
+        return F.binary_cross_entropy_with_logits(logits, theta.to(logits.dtype))

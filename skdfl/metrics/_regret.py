@@ -33,6 +33,8 @@ def regret(y_true, y_pred, *, optimizer, reduction="normalized"):
     Returns
     -------
     regret : float or ndarray of shape (n_samples,)
+        With no instances (0 rows), ``"none"`` gives an empty array and the
+        other reductions raise ``ValueError``, as scikit-learn's metrics do.
 
     Examples
     --------
@@ -58,6 +60,10 @@ def _regret_terms(y_true, y_pred, optimizer, reduction):
     if theta.shape != theta_hat.shape:
         raise ValueError(f"y_true and y_pred must have the same shape; got "
                          f"{tuple(theta.shape)} and {tuple(theta_hat.shape)}.")
+    if theta.shape[0] == 0 and reduction != "none":
+        raise ValueError(f"y_true must hold at least one instance (row) for "
+                         f"reduction={reduction!r}; got shape {tuple(theta.shape)} "
+                         "(reduction='none' gives an empty array).")
     solver = optimizer.with_n_params(theta.shape[1], name="y_true")
     solver.check_theta(theta, "y_true")
     solver.check_theta(theta_hat, "y_pred")
@@ -119,6 +125,8 @@ def make_regret_scorer(optimizer, *, reduction="normalized"):
     >>> bool((scores <= 0).all())
     True
     """
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be an skdfl Optimizer; got {type(optimizer).__name__}.")
     check_option(reduction, "reduction", ("normalized", "mean"))
     return make_scorer(regret, greater_is_better=False, response_method="predict",
                        optimizer=optimizer, reduction=reduction)

@@ -338,6 +338,8 @@ def ascend(theta, w, k, gamma):
     """
     batch, n, _ = theta.shape
     out = theta.new_empty(batch, n)
+    if batch == 0:
+        return out
     todo = torch.arange(batch, device=theta.device)
     x = starting_point(theta, k)
     min_step = _step_scale(theta, w, gamma)

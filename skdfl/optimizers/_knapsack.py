@@ -59,6 +59,9 @@ class Knapsack(Optimizer):
                              f"capacity to integer units); got {weights[weights != np.round(weights)][:3]}.")
         if np.any(weights < 0):
             raise ValueError(f"weights must be non-negative; got {weights.min()}.")
+        if np.any(weights >= 2.0 ** 62):
+            raise ValueError(f"weights must be below 2**62 (64-bit integers); got "
+                             f"{weights.max()}.")
         check_scalar(self.capacity, "capacity", kind=numbers.Integral, low=0)
         return weights.astype(np.int64)
 
@@ -107,6 +110,8 @@ def knapsack_batch(values, weights, capacity):
     passes of ``_GRAIN // (capacity + 1)`` rows.
     """
     rows = max(1, _GRAIN // (capacity + 1))
+    if len(values) == 0:
+        return values.new_zeros(values.shape)
     return torch.cat([_knapsack_pass(values[i:i + rows], weights, capacity)
                       for i in range(0, len(values), rows)])
 

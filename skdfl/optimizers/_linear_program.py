@@ -309,7 +309,10 @@ def _vector(b, name, A, matrix_name):
         return None
     if b is None:
         raise ValueError(f"{matrix_name} was given without {name}; pass both or neither.")
-    b = np.asarray(b, dtype=np.float64)
+    try:
+        b = np.asarray(b, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a 1-D numeric array; got {type(b).__name__}.") from exc
     if b.shape != (A.shape[0],):
         raise ValueError(f"{name} must have shape ({A.shape[0]},), one entry per row of "
                          f"{matrix_name}; got shape {b.shape}.")
