@@ -89,7 +89,7 @@ def test_shortest_path_matches_networkx(data):
         graph = to_digraph(arcs, cost)
         oracle = (nx.bellman_ford_path_length(graph, source, target) if signed
                   else nx.dijkstra_path_length(graph, source, target))
-        assert got == np.dot(row, cost)
+        assert math.isclose(got, np.dot(row, cost), rel_tol=1e-12, abs_tol=1e-12)
         assert math.isclose(got, oracle, rel_tol=1e-9, abs_tol=1e-9)
     # Oracle-free: a positive scaling changes no optimal value.
     scaled = sp.objective(sp.solve(3.0 * theta), theta)
