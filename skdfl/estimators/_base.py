@@ -18,7 +18,7 @@ from skorch.helper import predefined_split
 from .._validation import check_finite, check_option, check_scalar
 from ..methods._registry import make_loss, resolve_method
 from ..methods._taskmet import METRICS, ConditionalMetric, DiagonalMetric
-from ..metrics import regret
+from ..metrics._regret import normalized_regret_in_chunks
 from ..nn import MLP, PerItem
 from ..nn._modules import ACTIVATIONS
 from ..optimizers import Optimizer
@@ -28,131 +28,6 @@ from ._taskmet_net import TaskMetCriterion, TaskMetNet
 
 #: Instances per chunk in predict, decide and score (bounded working memory).
 CHUNK_SIZE = 65536
-
-SHARED_PARAMETERS = """optimizer : Optimizer
-        The decision problem, e.g. ``ShortestPath(grid=(5, 5))``.
-    method : {"auto", "two-stage", "spo+", "dbb", "imle", "fy", "relaxation", \
-"taskmet"}, default="auto"
-        How the model is trained: ``"two-stage"`` fits ``theta`` for accuracy
-        (squared error for a regressor, log-loss for a classifier); ``"spo+"``
-        minimizes the SPO+ surrogate of regret; ``"dbb"`` minimizes regret with
-        blackbox-differentiation gradients; ``"imle"`` with implicit
-        maximum-likelihood gradients of perturbed decisions; ``"fy"``
-        minimizes the perturbed Fenchel-Young loss; ``"relaxation"`` minimizes
-        the regret of the decisions of the optimizer's continuous relaxation
-        (Wilder et al. 2019; for a linear program ``theta @ x - gamma *
-        ||x||^2``, for coverage the multilinear extension), deciding exactly
-        at test time; ``"taskmet"`` learns a metric-weighted prediction loss
-        whose minimizer decides well (Bansal et al. 2023); ``"auto"`` is
-        ``"spo+"`` for linear problems and ``"relaxation"`` for non-linear ones
-        that have a relaxation. ``"spo+"``, ``"dbb"``, ``"imle"`` and ``"fy"``
-        need a linear objective.
-    gamma : float, default=0.1
-        Weight of the quadratic term of ``"relaxation"`` (0 is allowed for
-        coverage, whose relaxation needs no regularization). Like every scale
-        below it acts on the internally rescaled targets (``target_scale_``),
-        so one value suits raw data of any scale.
-    lambd : float, default=10.0
-        Scale of ``"dbb"`` and ``"imle"`` (their gradients are divided by it).
-    noise : {"sog", "gumbel"} or None, default="sog"
-        Perturbation of ``"imle"``: sum-of-Gamma (sized by the mean number of
-        non-zeros of the true decisions), Gumbel, or none.
-    tau : float, default=1.0
-        Temperature of the ``"imle"`` noise.
-    n_samples : int, default=1
-        Perturbations per instance and step for ``"imle"`` and ``"fy"``, all
-        solved in one batched call.
-    sigma : float, default=1.0
-        Scale of the Gaussian perturbation of ``"fy"``.
-    metric : {"diagonal", "conditional"}, default="diagonal"
-        The metric of ``"taskmet"``: one positive weight per parameter, or
-        weights produced from the features by a small network. A diagonal
-        metric moves no minimizer when every parameter has its own linear
-        head (a linear model without ``per_item``): use ``"conditional"``.
-    metric_learning_rate : float, default=0.01
-        Learning rate (Adam) of the ``"taskmet"`` metric.
-    inner_steps : int, default=1
-        Model steps per metric step of ``"taskmet"``.
-    cg_iter : int, default=10
-        Conjugate-gradient iterations of the ``"taskmet"`` implicit gradient.
-    cg_damping : float, default=1e-3
-        Damping of the Hessian in that conjugate-gradient solve.
-    per_item : bool, default=False
-        Rows hold the features of the optimizer's items flattened item-major;
-        one shared network maps each item's features to its parameters.
-    hidden_layer_sizes : tuple of int, default=()
-        Hidden layers of the network; ``()`` is a linear model.
-    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
-        Activation of the hidden layers.
-    out_activation : {"identity", "sigmoid", "clip"} or None, default=None
-        Link from the network's output to the predicted parameters: None is
-        ``"identity"`` for the regressor and ``"sigmoid"`` for the classifier
-        (its only option). ``"sigmoid"`` or ``"clip"`` (clamp to [0, 1] with a
-        straight-through gradient) keep a regressor's predictions in [0, 1],
-        as coverage probabilities must be.
-    alpha : float, default=0.0
-        L2 penalty (weight decay of Adam).
-    batch_size : int, default=32
-        Instances per gradient step.
-    learning_rate_init : float, default=0.01
-        Learning rate of Adam.
-    max_iter : int, default=100
-        Maximum number of epochs.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the instances and stop when their
-        normalized regret has not improved by ``tol`` for ``n_iter_no_change``
-        epochs in a row, keeping the best model. Otherwise training stops when
-        the training loss has not improved by ``tol`` for that many epochs.
-    validation_fraction : float, default=0.1
-        Fraction of instances held out for early stopping.
-    n_iter_no_change : int, default=10
-        Patience of the stopping rule, in epochs.
-    tol : float, default=1e-4
-        Smallest improvement that counts.
-    callbacks : list of skorch callbacks, default=None
-        Extra ``skorch.callbacks.Callback`` instances (or ``(name, callback)``
-        pairs) run during training, e.g. a ``Checkpoint`` or an ``LRScheduler``.
-    device : str or torch.device, default="cpu"
-        Where the network is trained and evaluated, e.g. ``"cuda"``.
-    random_state : int, RandomState instance or None, default=None
-        Seed of the weight initialization, the batch order, the validation
-        split and the perturbations (drawn from a ``torch.Generator``, never
-        the global one); the same seed gives the same model on CPU.
-    verbose : int, default=0
-        1 prints one line per epoch (epoch, training loss, validation regret
-        with early stopping, seconds); 2 adds a progress bar over batches."""
-
-SHARED_ATTRIBUTES = """optimizer_ : Optimizer
-        The fitted copy of ``optimizer``, sized to the data.
-    method_ : str
-        The method used (``"auto"`` resolved).
-    net_ : skorch.NeuralNet
-        The trained network (private engine).
-    target_scale_ : float
-        Positive scale dividing the targets during training (mean ``|y|``
-        for linear problems, else 1); predictions are mapped back.
-    metric_ : torch.nn.Module or None
-        The learned metric of ``"taskmet"``.
-    n_features_in_ : int
-        Number of features seen in ``fit``.
-    feature_names_in_ : ndarray of str
-        Names of the features, when ``X`` had string column names.
-    n_iter_ : int
-        Number of epochs run.
-    loss_curve_ : list of float
-        Training loss per epoch (on the rescaled targets).
-    validation_scores_ : list of float or None
-        Minus the normalized validation regret per epoch (early stopping).
-    best_validation_score_ : float or None
-        The best of ``validation_scores_``."""
-
-
-def fill_shared_doc(cls):
-    """Put the shared parameter and attribute descriptions into a class docstring."""
-    cls.__doc__ = (cls.__doc__.replace("%(parameters)s", SHARED_PARAMETERS)
-                   .replace("%(attributes)s", SHARED_ATTRIBUTES))
-    return cls
-
 
 def _identity(output):
     return output
@@ -323,18 +198,10 @@ class DecisionFocusedBase(BaseEstimator):
                              f"parameters per instance; got shape {y.shape}.")
         return X, y
 
-    def _item_count(self, n_features):
-        n_items = getattr(self.optimizer_, "n_items", None) or self.optimizer_.n_params
-        if n_features % n_items or self.optimizer_.n_params % n_items:
-            raise ValueError(
-                f"per_item=True needs X's width to split into {n_items} items; got "
-                f"{n_features} features, which is not a multiple of {n_items}.")
-        return n_items
-
     def _build_module(self, n_features, n_params):
         if not self.per_item:
             return MLP(n_features, n_params, tuple(self.hidden_layer_sizes), self.activation)
-        n_items = self._item_count(n_features)
+        n_items = item_count(self.optimizer_, n_features)
         shared = MLP(n_features // n_items, n_params // n_items,
                      tuple(self.hidden_layer_sizes), self.activation)
         return PerItem(shared, n_items)
@@ -527,7 +394,17 @@ class DecisionFocusedBase(BaseEstimator):
         if y.ndim != 2 or y.shape != theta_hat.shape:
             raise ValueError(f"y must have shape {theta_hat.shape} (n_samples, n_params); "
                              f"got {y.shape}.")
-        return -chunked_regret(y, theta_hat, self.optimizer_)
+        return -normalized_regret_in_chunks(y, theta_hat, self.optimizer_, CHUNK_SIZE)
+
+
+def item_count(optimizer, n_features):
+    """Items per row for ``per_item=True``: the optimizer's ``n_items`` or ``n_params``."""
+    n_items = getattr(optimizer, "n_items", None) or optimizer.n_params
+    if n_features % n_items or optimizer.n_params % n_items:
+        raise ValueError(
+            f"per_item=True needs X's width to split into {n_items} items; got "
+            f"{n_features} features, which is not a multiple of {n_items}.")
+    return n_items
 
 
 def _check_predictions(theta_hat, offset=0):
@@ -540,22 +417,6 @@ def _check_predictions(theta_hat, offset=0):
             f"first at row {offset + rows[0]} of X; its weights are not finite (a diverged "
             "or corrupted fit). Fit it again, e.g. with a lower learning_rate_init.")
     return theta_hat
-
-
-def chunked_regret(y, theta_hat, optimizer):
-    """Normalized regret computed ``CHUNK_SIZE`` instances at a time."""
-    total, scale = 0.0, 0.0
-    for i in range(0, len(y), CHUNK_SIZE):
-        part = slice(i, i + CHUNK_SIZE)
-        per_instance = regret(y[part], theta_hat[part], optimizer=optimizer, reduction="none")
-        total += float(per_instance.sum())
-        scale += float(np.abs(optimizer.objective(optimizer.solve(y[part]), y[part])).sum())
-    if scale == 0.0:
-        if total == 0.0:
-            return 0.0
-        raise ValueError("normalized regret is undefined: every optimal objective under y "
-                         "is 0.")
-    return total / scale
 
 
 def _silent(*args, **kwargs):
@@ -580,4 +441,4 @@ class _seeded:
         return self._fork.__exit__(*exc)
 
 
-__all__ = ["DecisionFocusedBase", "fill_shared_doc"]
+__all__ = ["DecisionFocusedBase", "item_count"]

@@ -4,7 +4,8 @@ import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.utils.multiclass import type_of_target
 
-from ._base import DecisionFocusedBase, fill_shared_doc
+from ._base import DecisionFocusedBase
+from ._docs import fill_shared_doc
 
 
 @fill_shared_doc

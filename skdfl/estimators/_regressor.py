@@ -2,7 +2,8 @@
 
 from sklearn.base import RegressorMixin
 
-from ._base import DecisionFocusedBase, fill_shared_doc
+from ._base import DecisionFocusedBase
+from ._docs import fill_shared_doc
 
 
 @fill_shared_doc

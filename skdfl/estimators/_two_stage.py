@@ -7,6 +7,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._validation import check_finite
 from ..metrics import regret
 from ..optimizers import Optimizer
+from ._base import item_count
 
 
 class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
@@ -67,13 +68,6 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         tags.target_tags.single_output = False
         return tags
 
-    def _items(self, n_features):
-        n_items = getattr(self.optimizer_, "n_items", None) or self.optimizer_.n_params
-        if n_features % n_items:
-            raise ValueError(f"per_item=True needs X's width to split into {n_items} items; "
-                             f"got {n_features} features, not a multiple of {n_items}.")
-        return n_items
-
     def fit(self, X, y):
         """Fit the regressor on the parameters.
 
@@ -100,7 +94,7 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         self.optimizer_.check_theta(y, "y")
         self.regressor_ = clone(self.regressor)
         if self.per_item:
-            n_items = self._items(X.shape[1])
+            n_items = item_count(self.optimizer_, X.shape[1])
             item_y = y.reshape(len(y) * n_items, -1)
             # one parameter per item: a plain single-output target
             self.regressor_.fit(X.reshape(len(X) * n_items, -1),
@@ -124,7 +118,7 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, ensure_all_finite=False)
         check_finite(X, "X")
         if self.per_item:
-            n_items = self._items(X.shape[1])
+            n_items = item_count(self.optimizer_, X.shape[1])
             flat = self.regressor_.predict(X.reshape(len(X) * n_items, -1))
             return np.asarray(flat, dtype=np.float64).reshape(len(X), -1)
         return np.asarray(self.regressor_.predict(X), dtype=np.float64).reshape(len(X), -1)

@@ -85,13 +85,32 @@ def _reduce(per_instance, optimum, reduction):
         return per_instance
     if reduction == "mean":
         return float(per_instance.mean())
-    total, scale = per_instance.sum(), float(optimum.abs().sum())
+    return _normalize(float(per_instance.sum()), float(optimum.abs().sum()))
+
+
+def _normalize(total, scale):
+    """``total / scale``; 0/0 is no regret, and x/0 has no normalized value."""
     if scale == 0.0:
         if total == 0.0:
             return 0.0
         raise ValueError("normalized regret is undefined: every optimal objective under "
                          "y_true is 0; use reduction='mean'.")
-    return float(total / scale)
+    return total / scale
+
+
+def normalized_regret_in_chunks(y_true, y_pred, optimizer, chunk_size):
+    """Normalized regret, ``chunk_size`` instances at a time (bounded working memory).
+
+    Equal to ``regret(y_true, y_pred, optimizer=optimizer)``; each chunk is
+    solved once for the predictions and once for the truth.
+    """
+    total, scale = 0.0, 0.0
+    for i in range(0, len(y_true), chunk_size):
+        part = slice(i, i + chunk_size)
+        per_instance, optimum = _regret_terms(y_true[part], y_pred[part], optimizer, "none")
+        total += float(per_instance.sum())
+        scale += float(optimum.abs().sum())
+    return _normalize(total, scale)
 
 
 def make_regret_scorer(optimizer, *, reduction="normalized"):

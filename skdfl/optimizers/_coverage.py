@@ -134,8 +134,8 @@ class CoverageMaximizer(Optimizer):
             raise ValueError(
                 f"{name} must hold coverage probabilities in [0, 1] (the item-by-target "
                 f"matrix of {type(self).__name__}, flattened row-major); got values from "
-                f"{float(theta.detach().min()):.4g} to {float(theta.detach().max()):.4g}, {int(bad.sum())} "
-                f"outside [0, 1], the first at index {first}.")
+                f"{float(theta.detach().min()):.4g} to {float(theta.detach().max()):.4g}, "
+                f"{int(bad.sum())} outside [0, 1], the first at index {first}.")
 
     def _matrix(self, theta):
         return theta.to(torch.float64).reshape(-1, self.n_items, self.n_targets)

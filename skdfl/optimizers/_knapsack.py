@@ -55,8 +55,9 @@ class Knapsack(Optimizer):
             raise ValueError("weights must be a non-empty 1-D array of non-negative integers; "
                              f"got shape {weights.shape} and dtype {weights.dtype}.")
         if not np.all(np.isfinite(weights)) or np.any(weights != np.round(weights)):
+            fractional = weights[weights != np.round(weights)][:3]
             raise ValueError("weights must be integers (scale fractional weights and the "
-                             f"capacity to integer units); got {weights[weights != np.round(weights)][:3]}.")
+                             f"capacity to integer units); got {fractional}.")
         if np.any(weights < 0):
             raise ValueError(f"weights must be non-negative; got {weights.min()}.")
         if np.any(weights >= 2.0 ** 62):

@@ -1,0 +1,125 @@
+"""Parameter and attribute descriptions shared by the decision-focused estimators."""
+
+SHARED_PARAMETERS = """optimizer : Optimizer
+        The decision problem, e.g. ``ShortestPath(grid=(5, 5))``.
+    method : {"auto", "two-stage", "spo+", "dbb", "imle", "fy", "relaxation", \
+"taskmet"}, default="auto"
+        How the model is trained: ``"two-stage"`` fits ``theta`` for accuracy
+        (squared error for a regressor, log-loss for a classifier); ``"spo+"``
+        minimizes the SPO+ surrogate of regret; ``"dbb"`` minimizes regret with
+        blackbox-differentiation gradients; ``"imle"`` with implicit
+        maximum-likelihood gradients of perturbed decisions; ``"fy"``
+        minimizes the perturbed Fenchel-Young loss; ``"relaxation"`` minimizes
+        the regret of the decisions of the optimizer's continuous relaxation
+        (Wilder et al. 2019; for a linear program ``theta @ x - gamma *
+        ||x||^2``, for coverage the multilinear extension), deciding exactly
+        at test time; ``"taskmet"`` learns a metric-weighted prediction loss
+        whose minimizer decides well (Bansal et al. 2023); ``"auto"`` is
+        ``"spo+"`` for linear problems and ``"relaxation"`` for non-linear ones
+        that have a relaxation. ``"spo+"``, ``"dbb"``, ``"imle"`` and ``"fy"``
+        need a linear objective.
+    gamma : float, default=0.1
+        Weight of the quadratic term of ``"relaxation"`` (0 is allowed for
+        coverage, whose relaxation needs no regularization). Like every scale
+        below it acts on the internally rescaled targets (``target_scale_``),
+        so one value suits raw data of any scale.
+    lambd : float, default=10.0
+        Scale of ``"dbb"`` and ``"imle"`` (their gradients are divided by it).
+    noise : {"sog", "gumbel"} or None, default="sog"
+        Perturbation of ``"imle"``: sum-of-Gamma (sized by the mean number of
+        non-zeros of the true decisions), Gumbel, or none.
+    tau : float, default=1.0
+        Temperature of the ``"imle"`` noise.
+    n_samples : int, default=1
+        Perturbations per instance and step for ``"imle"`` and ``"fy"``, all
+        solved in one batched call.
+    sigma : float, default=1.0
+        Scale of the Gaussian perturbation of ``"fy"``.
+    metric : {"diagonal", "conditional"}, default="diagonal"
+        The metric of ``"taskmet"``: one positive weight per parameter, or
+        weights produced from the features by a small network. A diagonal
+        metric moves no minimizer when every parameter has its own linear
+        head (a linear model without ``per_item``): use ``"conditional"``.
+    metric_learning_rate : float, default=0.01
+        Learning rate (Adam) of the ``"taskmet"`` metric.
+    inner_steps : int, default=1
+        Model steps per metric step of ``"taskmet"``.
+    cg_iter : int, default=10
+        Conjugate-gradient iterations of the ``"taskmet"`` implicit gradient.
+    cg_damping : float, default=1e-3
+        Damping of the Hessian in that conjugate-gradient solve.
+    per_item : bool, default=False
+        Rows hold the features of the optimizer's items flattened item-major;
+        one shared network maps each item's features to its parameters.
+    hidden_layer_sizes : tuple of int, default=()
+        Hidden layers of the network; ``()`` is a linear model.
+    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
+        Activation of the hidden layers.
+    out_activation : {"identity", "sigmoid", "clip"} or None, default=None
+        Link from the network's output to the predicted parameters: None is
+        ``"identity"`` for the regressor and ``"sigmoid"`` for the classifier
+        (its only option). ``"sigmoid"`` or ``"clip"`` (clamp to [0, 1] with a
+        straight-through gradient) keep a regressor's predictions in [0, 1],
+        as coverage probabilities must be.
+    alpha : float, default=0.0
+        L2 penalty (weight decay of Adam).
+    batch_size : int, default=32
+        Instances per gradient step.
+    learning_rate_init : float, default=0.01
+        Learning rate of Adam.
+    max_iter : int, default=100
+        Maximum number of epochs.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the instances and stop when their
+        normalized regret has not improved by ``tol`` for ``n_iter_no_change``
+        epochs in a row, keeping the best model. Otherwise training stops when
+        the training loss has not improved by ``tol`` for that many epochs.
+    validation_fraction : float, default=0.1
+        Fraction of instances held out for early stopping.
+    n_iter_no_change : int, default=10
+        Patience of the stopping rule, in epochs.
+    tol : float, default=1e-4
+        Smallest improvement that counts.
+    callbacks : list of skorch callbacks, default=None
+        Extra ``skorch.callbacks.Callback`` instances (or ``(name, callback)``
+        pairs) run during training, e.g. a ``Checkpoint`` or an ``LRScheduler``.
+    device : str or torch.device, default="cpu"
+        Where the network is trained and evaluated, e.g. ``"cuda"``.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the weight initialization, the batch order, the validation
+        split and the perturbations (drawn from a ``torch.Generator``, never
+        the global one); the same seed gives the same model on CPU.
+    verbose : int, default=0
+        1 prints one line per epoch (epoch, training loss, validation regret
+        with early stopping, seconds); 2 adds a progress bar over batches."""
+
+SHARED_ATTRIBUTES = """optimizer_ : Optimizer
+        The fitted copy of ``optimizer``, sized to the data.
+    method_ : str
+        The method used (``"auto"`` resolved).
+    net_ : skorch.NeuralNet
+        The trained network (private engine).
+    target_scale_ : float
+        Positive scale dividing the targets during training (mean ``|y|``
+        for linear problems, else 1); predictions are mapped back.
+    metric_ : torch.nn.Module or None
+        The learned metric of ``"taskmet"``.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Names of the features, when ``X`` had string column names.
+    n_iter_ : int
+        Number of epochs run.
+    loss_curve_ : list of float
+        Training loss per epoch (on the rescaled targets).
+    validation_scores_ : list of float or None
+        Minus the normalized validation regret per epoch (early stopping).
+    best_validation_score_ : float or None
+        The best of ``validation_scores_``."""
+
+
+def fill_shared_doc(cls):
+    """Put the shared parameter and attribute descriptions into a class docstring."""
+    cls.__doc__ = (cls.__doc__.replace("%(parameters)s", SHARED_PARAMETERS)
+                   .replace("%(attributes)s", SHARED_ATTRIBUTES))
+    return cls
