@@ -54,7 +54,11 @@ OUT_ACTIVATIONS = {"identity": _identity, "sigmoid": torch.sigmoid, "clip": _cli
 
 
 class _PackedTargetLoss(torch.nn.Module):
-    """skorch passes one target tensor: the true theta and its decisions side by side."""
+    """skorch passes one target tensor: the true theta and its decisions side by side.
+
+    ``fit`` checked the data once, so every batch goes straight to the loss's
+    ``batch_loss``, without the per-call checks of its ``forward``.
+    """
 
     def __init__(self, loss, n_params, link):
         super().__init__()
@@ -65,7 +69,7 @@ class _PackedTargetLoss(torch.nn.Module):
     def forward(self, output, target):
         theta, x_true = target[:, :self.n_params], target[:, self.n_params:]
         theta_hat = output if getattr(self.loss, "takes_logits", False) else self.link(output)
-        return self.loss(theta_hat, theta, x_true)
+        return self.loss.batch_loss(theta_hat, theta, x_true, self.loss.optimizer)
 
 
 class DecisionFocusedBase(BaseEstimator):

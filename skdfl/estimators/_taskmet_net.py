@@ -38,7 +38,8 @@ class TaskMetCriterion(torch.nn.Module):
 
     def forward(self, output, target):
         theta, x_true = target[:, :self.n_params], target[:, self.n_params:]
-        return self.task_loss(self.link(output), theta, x_true)
+        return self.task_loss.batch_loss(self.link(output), theta, x_true,
+                                         self.task_loss.optimizer)
 
     def prediction_loss(self, output, target, weights):
         return metric_weighted_mse(self.link(output), target[:, :self.n_params], weights)

@@ -65,10 +65,18 @@ class DecisionLoss(nn.Module):
     Wrong kinds or shapes, an empty batch and a non-finite ``theta`` or
     ``x_true`` raise an error that names the argument; a non-finite
     ``theta_hat`` (a diverging model) gives a non-finite loss.
+
+    Subclasses define :meth:`batch_loss`, the loss of a checked batch;
+    ``forward`` checks its inputs and calls it. Estimators check their data
+    once in ``fit`` and call :meth:`batch_loss` on every batch.
     """
 
     #: Whether the method needs ``optimizer.is_linear``.
     needs_linear = False
+    #: Whether the loss uses the true optimal decisions ``x_true``.
+    needs_decisions = True
+    #: The name of the predictions in error messages.
+    prediction_name = "theta_hat"
 
     def __init__(self, optimizer):
         super().__init__()
@@ -81,6 +89,31 @@ class DecisionLoss(nn.Module):
         self.optimizer = optimizer
 
     method_name = None
+
+    def forward(self, theta_hat, theta, x_true=None):
+        theta_hat, theta, x_true, solver = self.check_inputs(theta_hat, theta, x_true,
+                                                             self.prediction_name)
+        if self.needs_decisions:
+            x_true = self.true_decisions(theta, x_true, solver)
+        return self.batch_loss(theta_hat, theta, x_true, solver)
+
+    def batch_loss(self, theta_hat, theta, x_true, solver):
+        """Mean loss over a checked batch.
+
+        Parameters
+        ----------
+        theta_hat, theta : Tensor of shape (n_instances, n_params)
+        x_true : Tensor of shape (n_instances, n_vars)
+            Optimal decisions under ``theta`` (None when the loss does not
+            use them).
+        solver : Optimizer
+            ``optimizer`` bound to the width of ``theta_hat``.
+
+        Returns
+        -------
+        loss : Tensor of shape ()
+        """
+        raise NotImplementedError
 
     def check_inputs(self, theta_hat, theta, x_true=None, name="theta_hat"):
         """Validated 2-D ``theta_hat``, ``theta``, ``x_true`` and the bound optimizer."""
@@ -121,7 +154,8 @@ class DecisionRegret(DecisionLoss):
     optimizer : Optimizer
         A linear decision problem.
     layer : torch.nn.Module
-        Maps ``theta_hat`` to (relaxed or expected) decisions.
+        Maps ``theta_hat`` to (relaxed or expected) decisions; its
+        ``decide_batch(theta_hat, solver)`` does so for a checked batch.
     """
 
     needs_linear = True
@@ -130,8 +164,6 @@ class DecisionRegret(DecisionLoss):
         super().__init__(optimizer)
         self.layer = layer
 
-    def forward(self, theta_hat, theta, x_true=None):
-        theta_hat, theta, x_true, solver = self.check_inputs(theta_hat, theta, x_true)
-        x_star = self.true_decisions(theta, x_true, solver)
-        x_hat = self.layer(theta_hat)
-        return (self.optimizer.sign * (theta * (x_hat - x_star)).sum(-1)).mean()
+    def batch_loss(self, theta_hat, theta, x_true, solver):
+        x_hat = self.layer.decide_batch(theta_hat, solver)
+        return (self.optimizer.sign * (theta * (x_hat - x_true)).sum(-1)).mean()

@@ -73,7 +73,11 @@ class BlackboxDifferentiation(torch.nn.Module):
 
     def forward(self, theta_hat):
         theta_hat, solver, restore = check_predictions(self.optimizer, theta_hat)
-        return restore(_BlackboxSolve.apply(theta_hat, solver, self.lambd))
+        return restore(self.decide_batch(theta_hat, solver))
+
+    def decide_batch(self, theta_hat, solver):
+        """Decisions of a checked 2-D batch (``solver``: the bound optimizer)."""
+        return _BlackboxSolve.apply(theta_hat, solver, self.lambd)
 
 
 class BlackboxRegret(DecisionRegret):

@@ -108,11 +108,15 @@ class IMLE(torch.nn.Module):
 
     def forward(self, theta_hat):
         theta_hat, solver, restore = check_predictions(self.optimizer, theta_hat)
+        return restore(self.decide_batch(theta_hat, solver))
+
+    def decide_batch(self, theta_hat, solver):
+        """Mean perturbed decisions of a checked 2-D batch (``solver``: the bound optimizer)."""
         k = self._solution_size(theta_hat, solver) if self.noise == "sog" else 1.0
         noise = draw_noise(self.noise, (self.n_samples, *theta_hat.shape), scale=self.tau,
                            k=k, generator=self.generator, device=theta_hat.device,
                            dtype=theta_hat.dtype)
-        return restore(_ImleSolve.apply(theta_hat, solver, self.lambd, noise))
+        return _ImleSolve.apply(theta_hat, solver, self.lambd, noise)
 
 
 class ImleRegret(DecisionRegret):

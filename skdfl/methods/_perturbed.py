@@ -78,9 +78,7 @@ class PerturbedFenchelYoung(DecisionLoss):
         self.n_samples = check_scalar(n_samples, "n_samples", kind=numbers.Integral, low=1)
         self.generator = generator
 
-    def forward(self, theta_hat, theta, x_true=None):
-        theta_hat, theta, x_true, solver = self.check_inputs(theta_hat, theta, x_true)
-        x_star = self.true_decisions(theta, x_true, solver)
+    def batch_loss(self, theta_hat, theta, x_true, solver):
         noise = draw_noise("normal", (self.n_samples, *theta_hat.shape), scale=self.sigma,
                            generator=self.generator, device=theta_hat.device,
                            dtype=theta_hat.dtype)
@@ -89,5 +87,5 @@ class PerturbedFenchelYoung(DecisionLoss):
         # Danskin: with the perturbed optima z held fixed, autograd gives
         # the gradient E[z] - x* (mirrored for a minimization).
         perturbed_value = ((theta_hat.unsqueeze(0) + noise) * z).sum(-1).mean(0)
-        per_instance = self.optimizer.sign * ((theta_hat * x_star).sum(-1) - perturbed_value)
+        per_instance = self.optimizer.sign * ((theta_hat * x_true).sum(-1) - perturbed_value)
         return per_instance.mean()

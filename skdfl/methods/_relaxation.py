@@ -72,6 +72,10 @@ class Relaxation(torch.nn.Module):
 
     def forward(self, theta_hat):
         theta_hat, solver, restore = check_predictions(self.optimizer, theta_hat)
+        return restore(self.decide_batch(theta_hat, solver))
+
+    def decide_batch(self, theta_hat, solver):
+        """Relaxed decisions of a checked 2-D batch (``solver``: the bound optimizer)."""
         # A row with NaN or inf (a diverging model) has no relaxed decision:
         # it is relaxed at zero and comes out NaN, so that it propagates.
         ok = torch.isfinite(theta_hat).all(-1, keepdim=True)
@@ -79,7 +83,7 @@ class Relaxation(torch.nn.Module):
         if not solver.is_linear:
             solver.check_theta(theta_hat, "theta_hat")
         x = self.optimizer.relax(theta_hat, self.gamma)
-        return restore(torch.where(ok, x, float("nan")))
+        return torch.where(ok, x, float("nan"))
 
 
 class RelaxationRegret(DecisionLoss):
@@ -117,10 +121,8 @@ class RelaxationRegret(DecisionLoss):
         super().__init__(optimizer)
         self.layer = Relaxation(optimizer, gamma)
 
-    def forward(self, theta_hat, theta, x_true=None):
-        theta_hat, theta, x_true, solver = self.check_inputs(theta_hat, theta, x_true)
-        x_star = self.true_decisions(theta, x_true, solver)
-        x_hat = self.layer(theta_hat)
+    def batch_loss(self, theta_hat, theta, x_true, solver):
+        x_hat = self.layer.decide_batch(theta_hat, solver)
         objective = self.optimizer._objective
-        return (self.optimizer.sign * (objective(x_hat, theta) - objective(x_star, theta))
+        return (self.optimizer.sign * (objective(x_hat, theta) - objective(x_true, theta))
                 ).mean()

@@ -41,11 +41,9 @@ class SPOPlus(DecisionLoss):
     method_name = "spo+"
     needs_linear = True
 
-    def forward(self, theta_hat, theta, x_true=None):
-        theta_hat, theta, x_true, solver = self.check_inputs(theta_hat, theta, x_true)
-        x_star = self.true_decisions(theta, x_true, solver)
+    def batch_loss(self, theta_hat, theta, x_true, solver):
         shifted = 2 * theta_hat - theta
         with torch.no_grad():
             x_tilde = solve_finite(solver, shifted.detach())
-        per_instance = self.optimizer.sign * (shifted * (x_star - x_tilde)).sum(-1)
+        per_instance = self.optimizer.sign * (shifted * (x_true - x_tilde)).sum(-1)
         return per_instance.mean()

@@ -28,9 +28,9 @@ class SquaredError(DecisionLoss):
     """
 
     method_name = "two-stage"
+    needs_decisions = False
 
-    def forward(self, theta_hat, theta, x_true=None):
-        theta_hat, theta, _, _ = self.check_inputs(theta_hat, theta, x_true)
+    def batch_loss(self, theta_hat, theta, x_true, solver):
         return ((theta_hat - theta) ** 2).mean()
 
 
@@ -57,7 +57,8 @@ class LogLoss(DecisionLoss):
 
     method_name = "two-stage"
     takes_logits = True
+    needs_decisions = False
+    prediction_name = "logits"
 
-    def forward(self, logits, theta, x_true=None):
-        logits, theta, _, _ = self.check_inputs(logits, theta, x_true, "logits")
+    def batch_loss(self, logits, theta, x_true, solver):
         return F.binary_cross_entropy_with_logits(logits, theta.to(logits.dtype))

@@ -1,9 +1,13 @@
 """Graph structure for batched shortest paths, built once per problem.
 
-The kernels never loop over instances: the whole batch moves together
-through the nodes (grouped by topological level on a DAG) or through
-Bellman-Ford rounds on a graph with a cycle. Incoming arcs are padded to the
-largest in-degree, the padding pointing at a dummy arc of infinite cost.
+The kernels never loop over instances. A DAG with few source-target paths
+(the 5x5 grid has 70) has them all listed once in a path-arc incidence
+matrix: a batch is solved by one matrix product and an argmin, a handful of
+tensor operations whatever the graph's depth. Otherwise the whole batch
+moves together through the nodes (grouped by topological level on a DAG)
+or through Bellman-Ford rounds on a graph with a cycle; incoming arcs are
+padded to the largest in-degree, the padding pointing at a dummy arc of
+infinite cost.
 """
 
 from collections import deque
@@ -11,6 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+# Paths are listed when the path-arc incidence matrix has at most this many
+# entries: one product then costs at most this many multiply-adds per
+# instance, far fewer tensor operations than a level-by-level pass.
+MAX_PATH_ENTRIES = 1 << 16
+# Rows of a batch scored at once against the listed paths (bounds memory).
+_SCORE_ENTRIES = 1 << 22
 
 
 def grid_arcs(height, width):
@@ -63,19 +74,41 @@ class Graph:
         return graph
 
     def _reaches_target(self):
-        out_lists = [[] for _ in range(self.n_nodes)]
-        for t, h in zip(self.tails, self.heads):
-            out_lists[t].append(h)
-        seen, queue = {self.source}, deque([self.source])
-        while queue:
-            for h in out_lists[queue.popleft()]:
-                if h not in seen:
-                    seen.add(h)
-                    queue.append(h)
-        return self.target in seen
+        return _reaches(self.tails, self.heads, self.n_nodes, self.source)[self.target]
 
-    def tensors(self, device):
-        """Index tensors on ``device``."""
+    def paths(self, max_entries=None):
+        """0/1 path-arc incidence of every source-target path, or None.
+
+        None on a graph with a cycle, or when the matrix would have more than
+        ``max_entries`` entries (default ``MAX_PATH_ENTRIES``).
+        """
+        max_entries = MAX_PATH_ENTRIES if max_entries is None else max_entries
+        if self.levels is None:
+            return None
+        m = len(self.tails)
+        useful = _reaches(self.heads, self.tails, self.n_nodes, self.target)
+        out_arcs = [[] for _ in range(self.n_nodes)]
+        for e, (t, h) in enumerate(zip(self.tails, self.heads)):
+            if useful[h]:
+                out_arcs[t].append(e)
+        roots = np.setdiff1d(np.arange(self.n_nodes), np.concatenate([[], *self.levels]))
+        order = np.concatenate([roots, *self.levels]).astype(np.int64)
+        if _count_paths(out_arcs, self.heads, order, self.source, self.target) * m > max_entries:
+            return None
+        rows, stack = [], [(self.source, ())]
+        while stack:
+            node, arcs = stack.pop()
+            if node == self.target:
+                rows.append(arcs)
+                continue
+            stack.extend((self.heads[e], arcs + (e,)) for e in reversed(out_arcs[node]))
+        incidence = np.zeros((len(rows), m))
+        for i, arcs in enumerate(rows):
+            incidence[i, list(arcs)] = 1.0
+        return incidence
+
+    def tensors(self, device, max_path_entries=None):
+        """Index tensors on ``device`` (and the listed paths, when few)."""
         m = len(self.tails)
         # The dummy arc m starts at the source: with infinite cost it never wins.
         tails = np.append(self.tails, self.source)
@@ -85,8 +118,11 @@ class Graph:
             # The source keeps distance 0 even when arcs enter it (from nodes
             # it cannot reach, so never on a shortest path).
             levels = [as_t(level[level != self.source]) for level in self.levels]
+        paths = self.paths(max_path_entries)
+        if paths is not None:
+            paths = torch.as_tensor(paths, dtype=torch.float64, device=device)
         return GraphTensors(as_t(tails), as_t(self.in_arcs), levels, m,
-                            self.source, self.target)
+                            self.source, self.target, paths)
 
 
 @dataclass
@@ -97,6 +133,33 @@ class GraphTensors:
     n_arcs: int
     source: int
     target: int
+    paths: torch.Tensor | None  # (n_paths, m) 0/1 incidence, or None
+
+
+def _reaches(tails, heads, n_nodes, start):
+    """Boolean mask of the nodes reachable from ``start`` along ``tails -> heads``."""
+    out_lists = [[] for _ in range(n_nodes)]
+    for t, h in zip(tails, heads):
+        out_lists[t].append(h)
+    seen = np.zeros(n_nodes, dtype=bool)
+    seen[start] = True
+    queue = deque([start])
+    while queue:
+        for h in out_lists[queue.popleft()]:
+            if not seen[h]:
+                seen[h] = True
+                queue.append(h)
+    return seen
+
+
+def _count_paths(out_arcs, heads, order, source, target):
+    """Number of source-target paths of a DAG whose nodes are in topological ``order``."""
+    counts = np.zeros(len(out_arcs), dtype=object)   # exact: path counts grow fast
+    counts[target] = 1
+    for node in reversed(order):
+        if node != target:
+            counts[node] = sum(counts[heads[e]] for e in out_arcs[node])
+    return counts[source]
 
 
 def _topological_levels(tails, heads, n_nodes):
@@ -123,6 +186,21 @@ def _topological_levels(tails, heads, n_nodes):
 
 def shortest_path_batch(graph, theta):
     """Batched shortest paths; ``theta`` is (B, m) float64, returns 0/1 arc use."""
+    if graph.paths is not None:
+        return _best_listed_path(graph.paths, theta)
+    return _dynamic_programming(graph, theta)
+
+
+def _best_listed_path(paths, theta):
+    """The cheapest of the listed paths, instance by instance (first on ties)."""
+    rows = max(1, _SCORE_ENTRIES // paths.shape[0])
+    if theta.shape[0] <= rows:
+        return paths[(theta @ paths.T).argmin(-1)]
+    return torch.cat([paths[(part @ paths.T).argmin(-1)] for part in theta.split(rows)])
+
+
+def _dynamic_programming(graph, theta):
+    """Level-synchronous DP on a DAG, Bellman-Ford rounds on a cyclic graph."""
     batch = theta.shape[0]
     costs = torch.cat([theta, theta.new_full((batch, 1), float("inf"))], dim=1)
     dist = theta.new_full((batch, graph.in_arcs.shape[0]), float("inf"))

@@ -14,6 +14,7 @@ import torch
 from sklearn.base import clone
 
 from skdfl.optimizers import ShortestPath
+from skdfl.optimizers import _graph
 
 GRIDS = [(1, 2), (1, 7), (2, 1), (6, 1), (2, 2), (3, 4), (4, 3), (5, 5), (8, 3)]
 
@@ -106,6 +107,14 @@ def draw_costs(rng, shape, kind):
     raise AssertionError(kind)
 
 
+@pytest.fixture(params=["listed-paths", "dynamic-programming"])
+def kernel(request, monkeypatch):
+    """Run a DAG test with each kernel: listed paths (few paths) and the level DP."""
+    if request.param == "dynamic-programming":
+        monkeypatch.setattr(_graph, "MAX_PATH_ENTRIES", 0)
+    return request.param
+
+
 # ------------------------------------------------------------- arc order
 
 def test_grid_arc_order_is_pyepo_order_hardcoded():
@@ -137,7 +146,7 @@ def test_grid_arcs_equal_pyepo_model(grid):
 
 @pytest.mark.parametrize("kind", ["positive", "mixed", "negative", "mixed-ties"])
 @pytest.mark.parametrize("grid", GRIDS)
-def test_grid_matches_networkx(grid, kind):
+def test_grid_matches_networkx(grid, kind, kernel):
     rng = np.random.default_rng([*grid, len(kind)])
     h, w = grid
     sp = ShortestPath(grid=grid)
@@ -162,7 +171,7 @@ def test_single_row_or_column_uses_every_arc(grid):
 
 @pytest.mark.parametrize("kind", ["positive", "mixed", "negative", "mixed-ties"])
 @pytest.mark.parametrize("seed", range(8))
-def test_random_dag_matches_networkx(seed, kind):
+def test_random_dag_matches_networkx(seed, kind, kernel):
     rng = np.random.default_rng(seed)
     arcs, source, target = random_dag(rng, int(rng.integers(2, 12)), float(rng.uniform(0.1, 0.6)))
     assert nx.is_directed_acyclic_graph(nx.DiGraph(arcs.tolist()))
@@ -202,7 +211,7 @@ def test_cyclic_graph_with_zero_cost_cycles():
 
 
 @pytest.mark.parametrize("cyclic", [False, True])
-def test_parallel_arcs_take_the_cheapest(cyclic):
+def test_parallel_arcs_take_the_cheapest(cyclic, kernel):
     # networkx's DiGraph has no parallel arcs: the oracle keeps the cheapest of each pair
     arcs = [(0, 1), (0, 1), (1, 2), (0, 2), (1, 2), (2, 3), (1, 3)]
     if cyclic:
@@ -227,7 +236,7 @@ def test_edges_as_list_of_tuples_and_unused_node_labels():
     np.testing.assert_array_equal(sp.solve(np.array([1.0, 1.0, 1.5])), [0.0, 0.0, 1.0])
 
 
-def test_target_with_outgoing_arcs():
+def test_target_with_outgoing_arcs(kernel):
     arcs = np.array([(0, 1), (1, 2), (0, 2), (2, 3), (1, 3)])
     sp = ShortestPath(edges=arcs, source=0, target=2)
     theta = np.array([[1.0, 1.0, 3.0, -5.0, -5.0], [1.0, 1.0, 1.0, 0.0, 0.0]])
@@ -236,7 +245,7 @@ def test_target_with_outgoing_arcs():
 
 # Regression: on a DAG, a source with incoming arcs must keep distance 0 when
 # its topological level is relaxed (its predecessors are unreachable from it).
-def test_dag_source_with_incoming_arcs_minimal():
+def test_dag_source_with_incoming_arcs_minimal(kernel):
     arcs = np.array([(1, 0), (1, 2), (0, 2)])
     sp = ShortestPath(edges=arcs, source=0, target=2)
     x = sp.solve(np.array([1.0, 2.0, 3.0]))
@@ -244,7 +253,7 @@ def test_dag_source_with_incoming_arcs_minimal():
     np.testing.assert_array_equal(x, [0.0, 0.0, 1.0])
 
 
-def test_random_dag_source_with_incoming_arcs_matches_networkx():
+def test_random_dag_source_with_incoming_arcs_matches_networkx(kernel):
     failures = []
     for seed in range(10):
         rng = np.random.default_rng(seed)
@@ -267,6 +276,36 @@ def test_random_dag_source_with_incoming_arcs_matches_networkx():
     assert not failures
 
 
+# ------------------------------------------------------- listed paths
+
+@pytest.mark.parametrize("seed", range(6))
+def test_listed_paths_are_every_simple_path(seed):
+    rng = np.random.default_rng(seed)
+    arcs, source, target = random_dag(rng, int(rng.integers(2, 9)), 0.5)
+    paths = ShortestPath(edges=arcs, source=source, target=target).graph.paths()
+    multigraph = nx.MultiDiGraph()
+    multigraph.add_edges_from((int(u), int(v), e) for e, (u, v) in enumerate(arcs))
+    oracle = {frozenset(key for *_, key in path)
+              for path in nx.all_simple_edge_paths(multigraph, source, target)}
+    listed = {frozenset(np.flatnonzero(row).tolist()) for row in paths}
+    assert len(paths) == len(oracle) and listed == oracle
+
+
+def test_paths_listed_only_when_few():
+    assert ShortestPath(grid=(5, 5)).graph.paths().shape == (70, 40)
+    assert ShortestPath(grid=(7, 7)).graph.paths() is None      # 924 paths x 84 arcs
+    arcs, source, target = random_cyclic(np.random.default_rng(0), 5, 0.3)
+    assert ShortestPath(edges=arcs, source=source, target=target).graph.paths() is None
+
+
+def test_listed_paths_score_a_large_batch_in_parts(monkeypatch):
+    sp = ShortestPath(grid=(3, 4))
+    theta = np.random.default_rng(0).normal(size=(50, sp.n_params))
+    whole = sp.solve(theta)
+    monkeypatch.setattr(_graph, "_SCORE_ENTRIES", 30)   # 3 rows of 10 paths at a time
+    np.testing.assert_array_equal(ShortestPath(grid=(3, 4)).solve(theta), whole)
+
+
 # ----------------------------------------------------------- batching
 
 def make_problem(name):
@@ -280,7 +319,7 @@ def make_problem(name):
 
 
 @pytest.mark.parametrize("name", ["grid", "dag", "cyclic"])
-def test_batch_equals_instance_by_instance(name):
+def test_batch_equals_instance_by_instance(name, kernel):
     sp, kind = make_problem(name)
     theta = draw_costs(np.random.default_rng(5), (64, sp.n_params), kind)
     batch = sp.solve(theta)
