@@ -1,20 +1,25 @@
 """Noise distributions for perturbation methods, drawn from an explicit generator.
 
 Every draw takes a ``torch.Generator`` so that a seeded estimator is
-reproducible without touching torch's global random state. torch's own Gamma
-sampler has no generator argument, so Gamma draws use the Marsaglia-Tsang
-method on generator-driven normals and uniforms.
+reproducible without touching torch's global random state. Gamma draws use
+the Marsaglia-Tsang method on generator-driven normals and uniforms: it is
+several times faster than torch's own sampler on CPU and takes any tensor of
+shape parameters.
 """
 
+import functools
 import math
 import numbers
 
+import numpy as np
 import torch
 
 from .._validation import check_option, check_scalar
 
 NOISES = ("sog", "gumbel", "normal")
 _MAX_ROUNDS = 1000   # rejection rounds of the Gamma sampler (each accepts over 95%)
+_MIXTURE_TAIL = 1e-13     # probability left out of the sum-of-Gamma mixture
+_MAX_MIXTURE_TERMS = 20000
 
 
 def _check_dtype(dtype):
@@ -66,15 +71,22 @@ def _working(dtype):
     return dtype if torch.finfo(dtype).bits >= 32 else torch.float32
 
 
-def _standard_gamma(alpha, shape, generator, device, dtype):
-    boost = alpha < 1.0
-    # For alpha < 1 draw Gamma(alpha + 1) and scale by U^(1/alpha).
-    a = alpha + 1.0 if boost else alpha
-    d = a - 1.0 / 3.0
-    c = 1.0 / math.sqrt(9.0 * d)
+def _standard_gamma(concentration, shape, generator, device, dtype):
+    """Gamma(concentration) draws; ``concentration`` is a float or a tensor of ``shape``."""
+    per_entry = isinstance(concentration, torch.Tensor)
+    if per_entry:
+        concentration = concentration.reshape(-1)
+        boost = concentration < 1.0
+        # Below 1, draw Gamma(a + 1) and scale by U^(1/a).
+        d = torch.where(boost, concentration + 1.0, concentration) - 1.0 / 3.0
+        c = torch.rsqrt(9.0 * d)
+    else:
+        boost = concentration < 1.0
+        d = concentration + float(boost) - 1.0 / 3.0
+        c = 1.0 / math.sqrt(9.0 * d)
     tiny = torch.finfo(dtype).tiny
 
-    def propose(size):
+    def propose(size, d, c):
         z = torch.randn(size, generator=generator, device=device, dtype=dtype)
         u = _uniform(size, generator, device, dtype)
         v = (1.0 + c * z) ** 3
@@ -82,21 +94,27 @@ def _standard_gamma(alpha, shape, generator, device, dtype):
         accept = (v > 0) & (torch.log(u) < 0.5 * z * z + d - d * v + d * log_v)
         return d * v, accept
 
+    def entries(values, index):
+        return values[index] if per_entry else values
+
     # One full round accepts over 95% of the draws; only the rest repeat.
-    out, accept = propose(shape)
-    flat, rejected = out.view(-1), torch.nonzero(~accept.view(-1))[:, 0]
+    out, accept = propose((math.prod(shape),), d, c)
+    rejected = torch.nonzero(~accept)[:, 0]
     for _ in range(_MAX_ROUNDS):
         if not rejected.numel():
             break
-        value, ok = propose((rejected.numel(),))
-        flat[rejected[ok]] = value[ok]
+        value, ok = propose((rejected.numel(),), entries(d, rejected), entries(c, rejected))
+        out[rejected[ok]] = value[ok]
         rejected = rejected[~ok]
     else:
-        raise ValueError(f"concentration={alpha!r} is too large for Gamma draws in {dtype} "
-                         f"(no draw accepted in {_MAX_ROUNDS} rounds); use float64.")
-    if boost:
-        out *= _uniform(shape, generator, out.device, dtype) ** (1.0 / alpha)
-    return out
+        raise ValueError(f"concentration={concentration!r} is too large for Gamma draws in "
+                         f"{dtype} (no draw accepted in {_MAX_ROUNDS} rounds); use float64.")
+    if per_entry:
+        scale = _uniform(out.shape, generator, out.device, dtype) ** (1.0 / concentration)
+        out = torch.where(boost, out * scale, out)
+    elif boost:
+        out *= _uniform(out.shape, generator, out.device, dtype) ** (1.0 / concentration)
+    return out.view(shape)
 
 
 def sum_of_gamma_noise(shape, k, tau=1.0, n_terms=10, generator=None, *, device=None,
@@ -107,6 +125,9 @@ def sum_of_gamma_noise(shape, k, tau=1.0, n_terms=10, generator=None, *, device=
     Summed over the ``k`` entries of a solution, the noise is (as
     ``s`` grows) a Gumbel(0, tau) variable: perturbing ``theta`` with it makes
     MAP states of k-sparse problems behave like Gumbel-max samples.
+
+    The sum of the ``s`` Gamma terms is drawn exactly as a mixture of
+    Gammas (Moschopoulos, 1985): one Gamma draw per entry rather than ``s``.
 
     Parameters
     ----------
@@ -148,12 +169,68 @@ def sum_of_gamma_noise(shape, k, tau=1.0, n_terms=10, generator=None, *, device=
     check_scalar(tau, "tau", low=0.0, low_inclusive=False)
     check_scalar(n_terms, "n_terms", kind=numbers.Integral, low=1)
     _check_dtype(dtype)
-    k, work = float(k), _working(dtype)
-    # All terms share the concentration 1/k: one draw, scaled term by term.
-    draws = _standard_gamma(1.0 / k, (n_terms, *shape), generator, device, work)
-    scales = k / torch.arange(1, n_terms + 1, device=draws.device, dtype=work)
-    total = (draws * scales.view(-1, *([1] * len(shape)))).sum(0)
+    k, n_terms, work = float(k), int(n_terms), _working(dtype)
+    mixture = _gamma_sum_mixture(k, n_terms)
+    if mixture is not None:
+        # One Gamma draw per entry instead of n_terms (see _gamma_sum_mixture).
+        rho, cumulative = mixture
+        cumulative = torch.as_tensor(cumulative, device=device)
+        u = torch.rand(shape, generator=generator, device=device, dtype=torch.float64)
+        extra = torch.searchsorted(cumulative, u).clamp_max_(len(cumulative) - 1)
+        total = _standard_gamma(rho + extra.to(work), shape, generator, device, work)
+        total = total * (k / n_terms)
+    else:
+        # All terms share the concentration 1/k: one draw, scaled term by term.
+        draws = _standard_gamma(1.0 / k, (n_terms, *shape), generator, device, work)
+        scales = k / torch.arange(1, n_terms + 1, device=draws.device, dtype=work)
+        total = (draws * scales.view(-1, *([1] * len(shape)))).sum(0)
     return (tau / k * (total - math.log(n_terms))).to(dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def _gamma_sum_mixture(k, n_terms):
+    """``sum_i Gamma(1/k, scale=k/i)``, i = 1..n_terms, as a mixture of Gammas.
+
+    A sum of independent Gamma variables with shapes ``a_i`` and scales
+    ``b_i`` is exactly a mixture of ``Gamma(rho + K, scale=b_min)``, with
+    ``rho = sum a_i`` and a random integer ``K >= 0`` of known law
+    (Moschopoulos, 1985): ``P(K = j) = C delta_j``, ``C = prod (b_min / b_i)^a_i``,
+    ``delta_0 = 1``, ``delta_{j+1} = sum_{i=1..j+1} i g_i delta_{j+1-i} / (j+1)``,
+    ``g_i = sum_l a_l (1 - b_min / b_l)^i / i``. Drawing ``K`` by inverse CDF
+    and one Gamma per entry costs a tenth of summing ten Gamma draws. The law
+    of ``K`` is cut where the remaining probability falls below
+    ``_MIXTURE_TAIL`` (its last entry takes the rest).
+
+    Returns
+    -------
+    rho : float
+    cumulative : ndarray
+        The cumulative probabilities of ``K = 0, 1, ...``; None when the
+        series is too long (many terms) or ``C`` underflows.
+
+    References
+    ----------
+    P. G. Moschopoulos, "The distribution of the sum of independent gamma
+    random variables", Annals of the Institute of Statistical Mathematics
+    37, 1985.
+    """
+    shape = 1.0 / k
+    ratios = np.arange(1, n_terms + 1) / n_terms     # b_min / b_i with b_i = k / i
+    log_c = shape * np.log(ratios).sum()
+    if log_c < -700.0:
+        return None
+    c, rest = math.exp(log_c), 1.0 - ratios
+    weights, deltas, g = [c], [1.0], [0.0]
+    while 1.0 - sum(weights) > _MIXTURE_TAIL:
+        j = len(deltas)
+        if j > _MAX_MIXTURE_TERMS:
+            return None
+        g.append(shape * float((rest ** j).sum()))   # j * g_j
+        deltas.append(float(np.dot(g[1:], deltas[::-1])) / j)
+        weights.append(c * deltas[-1])
+    cumulative = np.cumsum(weights)
+    cumulative[-1] = 1.0
+    return n_terms * shape, cumulative
 
 
 def gumbel_noise(shape, tau=1.0, generator=None, *, device=None, dtype=torch.float32):

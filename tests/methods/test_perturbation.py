@@ -37,6 +37,38 @@ def test_sum_of_gamma_over_a_solution_is_gumbel(k, tau):
     assert stats.kstest(many, stats.gumbel_r(scale=tau).cdf).pvalue > 1e-3
 
 
+@pytest.mark.parametrize("k, n_terms, n", [(8, 10, 20000), (5, 10, 20000), (1, 10, 20000),
+                                           (20, 10, 20000), (0.5, 3, 20000), (2.5, 30, 20000),
+                                           (4, 1, 20000), (1, 800, 3000)])
+def test_sum_of_gamma_noise_matches_its_definition(k, n_terms, n):
+    """Eq. 13 drawn term by term with numpy is the oracle of the mixture sampler
+    (and of the term-by-term fallback, taken for 800 terms)."""
+    noise = sum_of_gamma_noise((n,), k, 0.7, n_terms, torch.Generator().manual_seed(3),
+                               dtype=torch.float64).numpy()
+    rng = np.random.default_rng(4)
+    terms = sum(rng.gamma(1.0 / k, k / i, size=n) for i in range(1, n_terms + 1))
+    oracle = 0.7 / k * (terms - math.log(n_terms))
+    assert stats.ks_2samp(noise, oracle).pvalue > 1e-3
+
+
+def test_sum_of_gamma_mixture_is_cut_only_in_a_negligible_tail():
+    from skdfl.methods._noise import _gamma_sum_mixture
+    rho, cumulative = _gamma_sum_mixture(8.0, 10)
+    assert rho == pytest.approx(10 / 8)
+    assert np.all(np.diff(cumulative) >= 0) and cumulative[-1] == 1.0
+    assert 1.0 - cumulative[-2] < 1e-12
+    assert _gamma_sum_mixture(1.0, 800) is None     # C underflows: term by term instead
+
+
+def test_standard_gamma_with_one_concentration_per_entry():
+    from skdfl.methods._noise import _standard_gamma
+    alphas = torch.tensor([0.2, 1.5, 7.0], dtype=torch.float64).repeat(10000)
+    draws = _standard_gamma(alphas.view(100, 300), (100, 300), torch.Generator().manual_seed(5),
+                            None, torch.float64).reshape(-1)
+    for i, alpha in enumerate([0.2, 1.5, 7.0]):
+        assert stats.kstest(draws[i::3].numpy(), stats.gamma(alpha).cdf).pvalue > 1e-3
+
+
 def test_gumbel_noise_matches_scipy():
     draws = gumbel_noise((20000,), 2.0, torch.Generator().manual_seed(2),
                          dtype=torch.float64).numpy()
