@@ -1,6 +1,7 @@
 """The 0-1 knapsack, solved exactly for a whole batch by dynamic programming."""
 
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -90,50 +91,138 @@ class Knapsack(Optimizer):
                              bounds=(0, 1), sense="maximize")
 
     def _solve(self, theta):
-        weights = self._cached(("weights", device_key(theta.device)),
-                               lambda: torch.as_tensor(self.item_weights, device=theta.device))
-        return knapsack_batch(theta.to(torch.float64), weights, int(self.capacity)).to(theta.dtype)
+        classes = self._cached(("classes", device_key(theta.device)),
+                               lambda: weight_classes(self.item_weights, int(self.capacity),
+                                                      theta.device))
+        return knapsack_batch(theta.to(torch.float64), classes, int(self.capacity)).to(theta.dtype)
 
 
-# Rows per solver pass: keeps every tensor of a pass under torch's intra-op
-# grain size (32768 elements), where splitting work across threads only adds
-# synchronization (milliseconds per operation on a busy machine).
-_GRAIN = 32768
+# Entries of a DP table (rows x capacities) per solver pass: small tables
+# stay in cache, and tiny operations below torch's intra-op grain size
+# (32768 elements) do not pay for synchronizing threads.
+_PASS_ENTRIES = 1 << 15
 
 
-def knapsack_batch(values, weights, capacity):
+@dataclass
+class WeightClass:
+    """Items of one weight."""
+
+    weight: int
+    first: int                 # index of its first item
+    items: torch.Tensor        # (n,) item indices
+    most: torch.Tensor         # (capacity + 1,): how many of them fit in capacity c
+    steps: torch.Tensor        # (n + 1,): weight of taking m of them, m = 0..n
+
+
+def weight_classes(weights, capacity, device):
+    """Group the items by weight (one DP step per group instead of per item)."""
+    classes = []
+    room = np.arange(capacity + 1)
+    for weight in np.unique(weights):
+        items = np.flatnonzero(weights == weight)
+        most = np.minimum(room // weight, len(items)) if weight else np.full_like(room, len(items))
+        as_t = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
+        classes.append(WeightClass(int(weight), int(items[0]), as_t(items), as_t(most),
+                                   as_t(np.arange(len(items) + 1) * int(weight))))
+    return classes
+
+
+def knapsack_batch(values, classes, capacity):
     """Exact 0-1 knapsack for every row of ``values`` (B, n); returns 0/1 decisions.
 
-    ``best[b, c]`` is the largest value reachable with total weight at most
-    ``c`` using the items seen so far; each item updates all rows and all
-    capacities in one vectorized step, and the choices are traced back
-    item by item from the full capacity. Large batches go through in
-    passes of ``_GRAIN // (capacity + 1)`` rows.
+    Items of equal weight form a class: taking ``m`` of them is best done
+    with the ``m`` most valuable, whose sum ``top[m]`` is concave in ``m``.
+    So a class enters the dynamic program in one step,
+    ``best[c] = max_m best[c - m w] + top[m]``, where ``best[b, c]`` is the
+    largest value reachable with total weight at most ``c`` using the
+    classes seen so far (a strided view of ``best``, no copy). The first
+    class needs no search (concavity: the best count within ``c`` is
+    ``min(c // w, number of positive values)``) and the last one only the
+    full capacity: the real data's 48 items have three weights, hence a
+    single full step. Going back from the last class, each class's count is
+    the best one at the capacity left, found from the table before it.
+    Large batches go through in passes that bound the working memory.
     """
-    rows = max(1, _GRAIN // (capacity + 1))
     if len(values) == 0:
         return values.new_zeros(values.shape)
-    return torch.cat([_knapsack_pass(values[i:i + rows], weights, capacity)
-                      for i in range(0, len(values), rows)])
+    rows = max(1, _PASS_ENTRIES // (capacity + 1))
+    if len(values) <= rows:
+        return _knapsack_pass(values, classes, capacity)
+    return torch.cat([_knapsack_pass(part, classes, capacity) for part in values.split(rows)])
 
 
-def _knapsack_pass(values, weights, capacity):
-    batch, n_items = values.shape
-    best = values.new_zeros(batch, capacity + 1)
-    taken = []
-    for i in range(n_items):
-        w = int(weights[i])
-        shifted = torch.full_like(best, -torch.inf)
-        if w <= capacity:
-            shifted[:, w:] = best[:, :capacity + 1 - w] + values[:, i:i + 1]
-        # Take an item only when it strictly helps: ties keep the lighter choice.
-        taken.append(shifted > best)
-        best = torch.maximum(best, shifted)
-    decisions = values.new_zeros(batch, n_items)
+def _ranked(values, cls):
+    """Descending order of a class's values, the sums of its top m, and its positive count."""
+    ranked, order = values[:, cls.items].sort(dim=1, descending=True, stable=True)
+    top = torch.cat([ranked.new_zeros(len(values), 1), ranked.cumsum(1)], dim=1)
+    return order, top, (ranked > 0).sum(1)
+
+
+def _add_class(best, top, cls):
+    """``max_m best[c - m w] + top[m]`` for every capacity ``c``."""
+    n, width = top.shape[1] - 1, best.shape[1]
+    if cls.weight >= width:                       # none of them ever fits
+        return best
+    # Left padding by n * w entries of -inf makes "m items do not fit"
+    # impossible; in reversed count order r = n - m the candidates are a
+    # view with positive strides: padded[c + r * w].
+    padded = torch.cat([best.new_full((len(best), n * cls.weight), -torch.inf), best], dim=1)
+    window = padded.as_strided((len(best), width, n + 1),
+                               (padded.stride(0), 1, cls.weight))
+    return (window + top.flip(1).unsqueeze(1)).amax(-1)
+
+
+def _add_item(best, value, weight):
+    """The 0-1 step of a class of one item: the new table and where the item is taken.
+
+    The item is taken only where it strictly helps (ties keep the lighter
+    choice).
+    """
+    shifted = torch.full_like(best, -torch.inf)
+    if weight < best.shape[1]:
+        shifted[:, weight:] = best[:, :best.shape[1] - weight] + value
+    taken = shifted > best
+    return torch.maximum(best, shifted), taken
+
+
+def _best_count(before, top, room, cls):
+    """The count of a class that reaches ``best`` at capacity ``room`` (fewest on ties)."""
+    left = room.unsqueeze(1) - cls.steps                   # (B, n + 1)
+    values = top if before is None else before.gather(1, left.clamp_min(0)) + top
+    return values.masked_fill(left < 0, -torch.inf).argmax(1)
+
+
+def _knapsack_pass(values, classes, capacity):
+    batch = values.shape[0]
+    # What the trace back needs per class: the 0/1 choice table of a single
+    # item, or the table before a class of several items and their ranking.
+    best, memory = None, []
+    for cls in classes[:-1]:
+        if best is not None and len(cls.items) == 1:
+            best, taken = _add_item(best, values[:, cls.first:cls.first + 1], cls.weight)
+            memory.append(taken)
+            continue
+        order, top, n_positive = _ranked(values, cls)
+        memory.append((best, order, top))
+        if best is None:
+            count = torch.minimum(cls.most.unsqueeze(0), n_positive.unsqueeze(1))
+            best = top.gather(1, count)
+        else:
+            best = _add_class(best, top, cls)
+    memory.append((best, *_ranked(values, classes[-1])[:2]))
+    decisions = values.new_zeros(values.shape)
     rows = torch.arange(batch, device=values.device)
     room = torch.full((batch,), capacity, dtype=torch.long, device=values.device)
-    for i in range(n_items - 1, -1, -1):
-        take = taken[i][rows, room]
-        decisions[:, i] = take.to(values.dtype)
-        room = room - take.long() * weights[i]
+    for cls, kept in zip(reversed(classes), reversed(memory)):
+        if isinstance(kept, torch.Tensor):
+            taken = kept[rows, room]
+            decisions[:, cls.first] = taken.to(values.dtype)
+            room = room - taken.long() * cls.weight
+            continue
+        before, order, top = kept
+        taken = _best_count(before, top, room, cls)
+        room = room - taken * cls.weight
+        ranks = torch.arange(len(cls.items), device=values.device)
+        chosen = (ranks < taken.unsqueeze(1)).to(values.dtype)
+        decisions[:, cls.items] = torch.zeros_like(chosen).scatter_(1, order, chosen)
     return decisions

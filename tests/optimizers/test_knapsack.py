@@ -49,6 +49,22 @@ def test_matches_highs_milp_on_the_energy_sizes():
             assert row @ decision == pytest.approx(-result.fun, rel=1e-9)
 
 
+def test_batch_in_several_passes_equals_one_pass(monkeypatch):
+    from skdfl.optimizers import _knapsack
+    rng = np.random.default_rng(1)
+    weights = rng.choice([2, 3, 3, 3, 4, 7, 7], size=20)      # classes of one and of several
+    theta = rng.normal(size=(50, 20))
+    whole = Knapsack(weights, 25).solve(theta)
+    monkeypatch.setattr(_knapsack, "_PASS_ENTRIES", 3 * 26)    # 3 rows per pass
+    np.testing.assert_array_equal(Knapsack(weights, 25).solve(theta), whole)
+
+
+def test_equal_weights_take_the_most_valuable_positive_items():
+    theta = np.array([[3.0, -1.0, 5.0, 4.0, 0.5], [-1.0, -2.0, 0.0, 0.5, -3.0]])
+    np.testing.assert_array_equal(Knapsack([2] * 5, 7).solve(theta),
+                                  [[1, 0, 1, 1, 0], [0, 0, 0, 1, 0]])
+
+
 def test_degenerate_cases():
     theta = np.array([[1.0, 2.0, 3.0]])
     np.testing.assert_array_equal(Knapsack([1, 1, 1], 0).solve(theta), [[0, 0, 0]])
