@@ -7,7 +7,7 @@ import torch
 from .._validation import check_option, check_scalar
 from ._base import DecisionRegret, check_optimizer, check_predictions, solve_finite
 from ._noise import NOISES, draw_noise
-from ._perturbed import solve_perturbed
+from ._perturbed import solve_stacked
 
 
 class _ImleSolve(torch.autograd.Function):
@@ -16,7 +16,7 @@ class _ImleSolve(torch.autograd.Function):
         # Noise enters as in the paper's max-form: logits + eps; for a
         # minimization the logits are -theta, hence theta - eps.
         perturbed = theta_hat.detach() - optimizer.sign * noise
-        z = solve_perturbed(optimizer, perturbed.new_zeros(perturbed.shape[1:]), perturbed)
+        z = solve_stacked(optimizer, perturbed)
         ctx.save_for_backward(perturbed, z)
         ctx.optimizer, ctx.lambd = optimizer, lambd
         return z.mean(0)
@@ -29,7 +29,7 @@ class _ImleSolve(torch.autograd.Function):
         # keeping the same noise sample (the paper's perturb-and-MAP
         # estimate of mu(theta) - mu(theta')), divided by lambd.
         shifted = perturbed + sign * lambd * grad_z.unsqueeze(0)
-        z_target = solve_perturbed(optimizer, shifted.new_zeros(shifted.shape[1:]), shifted)
+        z_target = solve_stacked(optimizer, shifted)
         step = z_target - z if sign > 0 else z - z_target
         return step.mean(0) / lambd, None, None, None
 

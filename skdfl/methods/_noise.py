@@ -71,50 +71,72 @@ def _working(dtype):
     return dtype if torch.finfo(dtype).bits >= 32 else torch.float32
 
 
-def _standard_gamma(concentration, shape, generator, device, dtype):
-    """Gamma(concentration) draws; ``concentration`` is a float or a tensor of ``shape``."""
+def _standard_gamma(concentration, shape, generator, device, dtype, *, boost=None):
+    """Gamma(concentration) draws; ``concentration`` is a float or a tensor of ``shape``.
+
+    Below 1, Gamma(a + 1) is drawn and scaled by ``U^(1/a)``. For a tensor
+    of concentrations, ``boost=False`` tells that none is below 1 (skips the
+    check and the scaling).
+    """
     per_entry = isinstance(concentration, torch.Tensor)
     if per_entry:
         concentration = concentration.reshape(-1)
-        boost = concentration < 1.0
-        # Below 1, draw Gamma(a + 1) and scale by U^(1/a).
-        d = torch.where(boost, concentration + 1.0, concentration) - 1.0 / 3.0
+        if boost is None or boost:
+            boost = concentration < 1.0
+            d = torch.where(boost, concentration + 1.0, concentration) - 1.0 / 3.0
+        else:
+            d = concentration - 1.0 / 3.0
         c = torch.rsqrt(9.0 * d)
     else:
         boost = concentration < 1.0
         d = concentration + float(boost) - 1.0 / 3.0
         c = 1.0 / math.sqrt(9.0 * d)
+    out = _marsaglia_tsang(d, c, math.prod(shape), generator, device, dtype)
+    if per_entry and boost is not False:
+        scale = _uniform(out.shape, generator, out.device, dtype) ** (1.0 / concentration)
+        out = torch.where(boost, out * scale, out)
+    elif not per_entry and boost:
+        out *= _uniform(out.shape, generator, out.device, dtype) ** (1.0 / concentration)
+    return out.view(shape)
+
+
+# Candidates per rejected draw in the repeat rounds: one round almost always suffices.
+_RETRIES = 4
+
+
+def _marsaglia_tsang(d, c, size, generator, device, dtype):
+    """``size`` Gamma draws by Marsaglia & Tsang's method; ``d``, ``c`` floats or (size,) tensors.
+
+    One full round accepts over 95% of the draws; the rest get ``_RETRIES``
+    candidates each per further round, of which the first accepted is kept.
+    """
     tiny = torch.finfo(dtype).tiny
 
-    def propose(size, d, c):
-        z = torch.randn(size, generator=generator, device=device, dtype=dtype)
-        u = _uniform(size, generator, device, dtype)
+    def propose(d, c, shape):
+        z = torch.randn(shape, generator=generator, device=device, dtype=dtype)
+        u = _uniform(shape, generator, device, dtype)
         v = (1.0 + c * z) ** 3
         log_v = torch.log(v.clamp_min(tiny))
         accept = (v > 0) & (torch.log(u) < 0.5 * z * z + d - d * v + d * log_v)
         return d * v, accept
 
-    def entries(values, index):
-        return values[index] if per_entry else values
-
-    # One full round accepts over 95% of the draws; only the rest repeat.
-    out, accept = propose((math.prod(shape),), d, c)
+    per_entry = isinstance(d, torch.Tensor)
+    out, accept = propose(d, c, (size,))
     rejected = torch.nonzero(~accept)[:, 0]
     for _ in range(_MAX_ROUNDS):
         if not rejected.numel():
-            break
-        value, ok = propose((rejected.numel(),), entries(d, rejected), entries(c, rejected))
+            return out
+        if per_entry:
+            value, ok = propose(d[rejected, None], c[rejected, None], (len(rejected), _RETRIES))
+        else:
+            value, ok = propose(d, c, (len(rejected), _RETRIES))
+        first = ok.to(torch.uint8).argmax(1, keepdim=True)     # 0 when none is accepted
+        value, ok = value.gather(1, first)[:, 0], ok.gather(1, first)[:, 0]
         out[rejected[ok]] = value[ok]
         rejected = rejected[~ok]
-    else:
-        raise ValueError(f"concentration={concentration!r} is too large for Gamma draws in "
-                         f"{dtype} (no draw accepted in {_MAX_ROUNDS} rounds); use float64.")
-    if per_entry:
-        scale = _uniform(out.shape, generator, out.device, dtype) ** (1.0 / concentration)
-        out = torch.where(boost, out * scale, out)
-    elif boost:
-        out *= _uniform(out.shape, generator, out.device, dtype) ** (1.0 / concentration)
-    return out.view(shape)
+    d_max = float(d.max()) if per_entry else d
+    raise ValueError(f"concentration={d_max + 1 / 3:g} is too large for Gamma draws in "
+                     f"{dtype} (no draw accepted in {_MAX_ROUNDS} rounds); use float64.")
 
 
 def sum_of_gamma_noise(shape, k, tau=1.0, n_terms=10, generator=None, *, device=None,
@@ -173,11 +195,10 @@ def sum_of_gamma_noise(shape, k, tau=1.0, n_terms=10, generator=None, *, device=
     mixture = _gamma_sum_mixture(k, n_terms)
     if mixture is not None:
         # One Gamma draw per entry instead of n_terms (see _gamma_sum_mixture).
-        rho, cumulative = mixture
-        cumulative = torch.as_tensor(cumulative, device=device)
-        u = torch.rand(shape, generator=generator, device=device, dtype=torch.float64)
-        extra = torch.searchsorted(cumulative, u).clamp_max_(len(cumulative) - 1)
-        total = _standard_gamma(rho + extra.to(work), shape, generator, device, work)
+        rho, probability, alias = mixture
+        extra = _alias_draws(probability, alias, shape, generator, device)
+        total = _standard_gamma(rho + extra.to(work), shape, generator, device, work,
+                                boost=rho < 1.0)
         total = total * (k / n_terms)
     else:
         # All terms share the concentration 1/k: one draw, scaled term by term.
@@ -196,17 +217,17 @@ def _gamma_sum_mixture(k, n_terms):
     ``rho = sum a_i`` and a random integer ``K >= 0`` of known law
     (Moschopoulos, 1985): ``P(K = j) = C delta_j``, ``C = prod (b_min / b_i)^a_i``,
     ``delta_0 = 1``, ``delta_{j+1} = sum_{i=1..j+1} i g_i delta_{j+1-i} / (j+1)``,
-    ``g_i = sum_l a_l (1 - b_min / b_l)^i / i``. Drawing ``K`` by inverse CDF
-    and one Gamma per entry costs a tenth of summing ten Gamma draws. The law
-    of ``K`` is cut where the remaining probability falls below
-    ``_MIXTURE_TAIL`` (its last entry takes the rest).
+    ``g_i = sum_l a_l (1 - b_min / b_l)^i / i``. Drawing ``K`` (by the alias
+    method) and one Gamma per entry costs a tenth of summing ten Gamma
+    draws. The law of ``K`` is cut where the remaining probability falls
+    below ``_MIXTURE_TAIL`` (its last entry takes the rest).
 
     Returns
     -------
     rho : float
-    cumulative : ndarray
-        The cumulative probabilities of ``K = 0, 1, ...``; None when the
-        series is too long (many terms) or ``C`` underflows.
+    probability, alias : ndarray
+        The alias table of ``K = 0, 1, ...`` (see :func:`_alias_table`).
+    None when the series is too long (many terms) or ``C`` underflows.
 
     References
     ----------
@@ -220,17 +241,46 @@ def _gamma_sum_mixture(k, n_terms):
     if log_c < -700.0:
         return None
     c, rest = math.exp(log_c), 1.0 - ratios
-    weights, deltas, g = [c], [1.0], [0.0]
-    while 1.0 - sum(weights) > _MIXTURE_TAIL:
+    weights, deltas, g, total = [c], [1.0], [0.0], c
+    while 1.0 - total > _MIXTURE_TAIL:
         j = len(deltas)
         if j > _MAX_MIXTURE_TERMS:
             return None
         g.append(shape * float((rest ** j).sum()))   # j * g_j
         deltas.append(float(np.dot(g[1:], deltas[::-1])) / j)
         weights.append(c * deltas[-1])
-    cumulative = np.cumsum(weights)
-    cumulative[-1] = 1.0
-    return n_terms * shape, cumulative
+        total += weights[-1]
+    weights[-1] += 1.0 - total
+    return (n_terms * shape, *_alias_table(np.asarray(weights)))
+
+
+def _alias_table(weights):
+    """Walker's alias table of a discrete law (Vose's construction).
+
+    Column ``j`` keeps ``j`` with probability ``probability[j]`` and gives
+    ``alias[j]`` otherwise: a uniform column and one comparison draw from
+    ``weights`` exactly.
+    """
+    n = len(weights)
+    scaled = weights * (n / weights.sum())
+    probability, alias = np.ones(n), np.arange(n)
+    small = [j for j in range(n) if scaled[j] < 1.0]
+    large = [j for j in range(n) if scaled[j] >= 1.0]
+    while small and large:
+        less, more = small.pop(), large.pop()
+        probability[less], alias[less] = scaled[less], more
+        scaled[more] -= 1.0 - scaled[less]
+        (small if scaled[more] < 1.0 else large).append(more)
+    return probability, alias
+
+
+def _alias_draws(probability, alias, shape, generator, device):
+    """Draws of ``K`` from its alias table, one per entry of ``shape``."""
+    n = len(probability)
+    u = torch.rand(shape, generator=generator, device=device, dtype=torch.float64) * n
+    column = u.long().clamp_max_(n - 1)
+    keep = (u - column) < torch.as_tensor(probability, device=device)[column]
+    return torch.where(keep, column, torch.as_tensor(alias, device=device)[column])
 
 
 def gumbel_noise(shape, tau=1.0, generator=None, *, device=None, dtype=torch.float32):

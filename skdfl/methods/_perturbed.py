@@ -23,9 +23,17 @@ def solve_perturbed(optimizer, theta, noise):
     decisions : Tensor of shape (S, B, n_vars)
         NaN where ``theta + noise`` has a NaN or inf.
     """
-    samples, batch, width = noise.shape
-    perturbed = (theta.unsqueeze(0) + noise).reshape(samples * batch, width)
-    decisions = solve_finite(optimizer, perturbed)
+    return solve_stacked(optimizer, theta.unsqueeze(0) + noise)
+
+
+def solve_stacked(optimizer, thetas):
+    """Decisions for a stack of batches ``thetas`` (S, B, n_params), in one solver call.
+
+    Returns decisions of shape (S, B, n_vars), NaN where ``thetas`` has a
+    NaN or inf.
+    """
+    samples, batch, width = thetas.shape
+    decisions = solve_finite(optimizer, thetas.reshape(samples * batch, width))
     return decisions.reshape(samples, batch, decisions.shape[-1])
 
 

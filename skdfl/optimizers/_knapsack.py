@@ -17,9 +17,11 @@ class Knapsack(Optimizer):
     The decision ``x`` is a 0/1 vector over the items, feasible when
     ``weights @ x <= capacity``, and the objective ``theta @ x`` (the values)
     is maximized. The solver is an exact dynamic program over the capacity,
-    run for the whole batch at once: its cost grows with
-    ``n_items * capacity``, so weights must be non-negative integers (scale
-    fractional weights and the capacity to integer units first).
+    run for the whole batch at once, with one step per distinct weight
+    (items of equal weight enter together): its cost grows with
+    ``capacity`` times the number of distinct weights, so weights must be
+    non-negative integers (scale fractional weights and the capacity to
+    integer units first).
 
     Parameters
     ----------

@@ -18,6 +18,10 @@ class ShortestPath(Optimizer):
     and the objective is its total cost ``theta @ x``, minimized. Costs of
     any sign are solved exactly on a DAG (the grid included); a graph with a
     cycle needs non-negative costs (a negative cycle has no shortest path).
+    A whole batch is solved at once: a DAG with few paths (the 5x5 grid has
+    70) has them listed once and scored by one matrix product, a larger one
+    goes through a dynamic program over its topological levels, and a graph
+    with a cycle through Bellman-Ford rounds.
 
     Parameters
     ----------
