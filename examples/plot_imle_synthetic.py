@@ -320,9 +320,9 @@ print(f"\nrun time: {time.perf_counter() - start:.1f} s")
 # below" holds only as a tie, not as a win. Under ``p(z; theta)`` Gumbel is
 # lower by 0.547 +- 0.030. That gap has a plain cause. The I-MLE gradient is
 # zero whenever the target MAP state equals the perturbed one, so ``theta``
-# stops moving once its margins are larger than
-# what the noise (plus the ``lambd`` step) can overturn. Sum-of-Gamma noise
-# for ``k = 5`` is small per entry (standard deviation about 0.55, against
+# stops moving once its margins are larger than what the noise (plus the
+# ``lambd`` step) can overturn. Sum-of-Gamma noise for ``k = 5`` is small
+# per entry (standard deviation about 0.55, against
 # 1.28 for Gumbel), so the SoG-trained ``theta`` stops at a margin of 3.5
 # instead of 5.4. Under its own noise that is enough; under
 # ``p(z; theta) ~ exp(theta @ z)`` it still leaves much probability on other
