@@ -71,31 +71,29 @@ def _working(dtype):
     return dtype if torch.finfo(dtype).bits >= 32 else torch.float32
 
 
-def _standard_gamma(concentration, shape, generator, device, dtype, *, boost=None):
+def _standard_gamma(concentration, shape, generator, device, dtype, *, any_below_one=True):
     """Gamma(concentration) draws; ``concentration`` is a float or a tensor of ``shape``.
 
     Below 1, Gamma(a + 1) is drawn and scaled by ``U^(1/a)``. For a tensor
-    of concentrations, ``boost=False`` tells that none is below 1 (skips the
-    check and the scaling).
+    of concentrations, ``any_below_one=False`` says that none is (which
+    skips the check and the scaling).
     """
-    per_entry = isinstance(concentration, torch.Tensor)
-    if per_entry:
+    if isinstance(concentration, torch.Tensor):
         concentration = concentration.reshape(-1)
-        if boost is None or boost:
-            boost = concentration < 1.0
-            d = torch.where(boost, concentration + 1.0, concentration) - 1.0 / 3.0
-        else:
-            d = concentration - 1.0 / 3.0
-        c = torch.rsqrt(9.0 * d)
-    else:
-        boost = concentration < 1.0
-        d = concentration + float(boost) - 1.0 / 3.0
-        c = 1.0 / math.sqrt(9.0 * d)
-    out = _marsaglia_tsang(d, c, math.prod(shape), generator, device, dtype)
-    if per_entry and boost is not False:
-        scale = _uniform(out.shape, generator, out.device, dtype) ** (1.0 / concentration)
-        out = torch.where(boost, out * scale, out)
-    elif not per_entry and boost:
+        boost = concentration < 1.0 if any_below_one else None
+        a = concentration if boost is None else torch.where(boost, concentration + 1.0,
+                                                            concentration)
+        d = a - 1.0 / 3.0
+        out = _marsaglia_tsang(d, torch.rsqrt(9.0 * d), len(d), generator, device, dtype)
+        if boost is not None:
+            scale = _uniform(out.shape, generator, out.device, dtype) ** (1.0 / concentration)
+            out = torch.where(boost, out * scale, out)
+        return out.view(shape)
+    boost = concentration < 1.0
+    d = concentration + float(boost) - 1.0 / 3.0
+    out = _marsaglia_tsang(d, 1.0 / math.sqrt(9.0 * d), math.prod(shape), generator, device,
+                           dtype)
+    if boost:
         out *= _uniform(out.shape, generator, out.device, dtype) ** (1.0 / concentration)
     return out.view(shape)
 
@@ -198,7 +196,7 @@ def sum_of_gamma_noise(shape, k, tau=1.0, n_terms=10, generator=None, *, device=
         rho, probability, alias = mixture
         extra = _alias_draws(probability, alias, shape, generator, device)
         total = _standard_gamma(rho + extra.to(work), shape, generator, device, work,
-                                boost=rho < 1.0)
+                                any_below_one=rho < 1.0)
         total = total * (k / n_terms)
     else:
         # All terms share the concentration 1/k: one draw, scaled term by term.
