@@ -68,10 +68,6 @@ Run ``python benchmarks/knapsack.py --help`` for the options.
 """
 
 import argparse
-import contextlib
-import io
-import os
-import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -89,6 +85,9 @@ from skdfl import DecisionFocusedRegressor
 from skdfl.datasets import load_energy_knapsack
 from skdfl.optimizers import Knapsack
 from skdfl.preprocessing import PerItemStandardScaler
+
+from _common import (format_table, mean_of, progress_log, pyepo_dataset,
+                     silenced_stdout_fd, train_pyepo_epoch, usable_cpus, verdict)
 
 N_SLOTS = 48
 SLOT_FEATURES = 8
@@ -219,20 +218,6 @@ def knapsack_model(data, capacity):
     return pyepo.model.grb.knapsackModel(weights=data.weights[None, :], capacity=[capacity])
 
 
-def pyepo_dataset(optmodel, X, y):
-    """optDataset (solves every day once), its tqdm progress bar silenced."""
-    with contextlib.redirect_stderr(io.StringIO()):
-        return pyepo.data.dataset.optDataset(optmodel, X, y)
-
-
-def train_pyepo_epoch(model, loader, loss_fn, optimizer):
-    for x, c, w, z in loader:
-        loss = loss_fn(model(x), c, w, z)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
-
 def fit_pyepo(method, data, capacity, epochs, seed):
     """The plain PyEPO training loop on the rescaled prices; returns model and gurobi model."""
     optmodel = knapsack_model(data, capacity)
@@ -274,21 +259,6 @@ def libraries_of(method):
 # --------------------------------------------------------------------------
 # Checks and warm-up
 # --------------------------------------------------------------------------
-
-@contextlib.contextmanager
-def silenced_stdout_fd():
-    """Silence file descriptor 1 (gurobi's licence banner is printed from C)."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 1)
-            yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-
 
 def check_same_setup(data, capacities):
     """Both solvers reach the same optima, and skdfl rescales by ``data.scale``.
@@ -342,14 +312,6 @@ def run_all(methods, data, capacities, seeds, epochs, log):
 # Reporting
 # --------------------------------------------------------------------------
 
-def _mean(runs, field):
-    return float(np.mean([getattr(r, field) for r in runs]))
-
-
-def _verdict(held):
-    return "-" if held is None else ("yes" if held else "NO")
-
-
 def summarize(results, methods, capacities):
     """One dict of figures per (capacity, method); PyEPO figures None where it has no row."""
     rows = []
@@ -358,11 +320,11 @@ def summarize(results, methods, capacities):
             ours = results[(capacity, method.name, "skdfl")]
             theirs = results.get((capacity, method.name, "pyepo"))
             row = {"capacity": capacity, "method": method.name,
-                   "skdfl regret": _mean(ours, "regret"), "skdfl s": _mean(ours, "seconds"),
+                   "skdfl regret": mean_of(ours, "regret"), "skdfl s": mean_of(ours, "seconds"),
                    "PyEPO regret": None, "PyEPO s": None, "ratio": None}
             if theirs is not None:
-                row.update({"PyEPO regret": _mean(theirs, "regret"),
-                            "PyEPO s": _mean(theirs, "seconds")})
+                row.update({"PyEPO regret": mean_of(theirs, "regret"),
+                            "PyEPO s": mean_of(theirs, "seconds")})
                 row["ratio"] = row["PyEPO s"] / row["skdfl s"]
             rows.append(row)
     return rows
@@ -392,21 +354,10 @@ def table_rows(summary):
             "PyEPO regret": _fmt(r["PyEPO regret"], ".4f"),
             "skdfl s": _fmt(r["skdfl s"], ".2f"), "PyEPO s": _fmt(r["PyEPO s"], ".2f"),
             "PyEPO/skdfl": "-" if r["ratio"] is None else f"{r['ratio']:.2f}x",
-            ">=3x": _verdict(fast), "regret ok": _verdict(close),
-            "< two-stage": _verdict(below),
+            ">=3x": verdict(fast), "regret ok": verdict(close),
+            "< two-stage": verdict(below),
         })
     return rows
-
-
-def format_table(rows):
-    """Plain-text table: text columns left-aligned, numbers right-aligned."""
-    columns = list(rows[0])
-    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in columns}
-    cell = lambda c, v: v.ljust(widths[c]) if c == "method" else v.rjust(widths[c])  # noqa: E731
-    lines = ["  ".join(cell(c, c) for c in columns),
-             "  ".join("-" * widths[c] for c in columns)]
-    lines += ["  ".join(cell(c, r[c]) for c in columns) for r in rows]
-    return "\n".join(lines)
 
 
 def target_summary(summary):
@@ -426,14 +377,6 @@ def target_summary(summary):
     return "\n".join(["Targets:", *lines])
 
 
-def _usable_cpus():
-    """CPUs this process may run on (honours ``taskset``), else the machine's count."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count()
-
-
 def header(args, data):
     return "\n".join([
         f"energy knapsack (real data): {len(data.X_train)} train / {len(data.X_test)} test "
@@ -444,7 +387,7 @@ def header(args, data):
         f"prices divided by the training mean |y| = {data.scale:.2f} on both sides "
         "(skdfl's target_scale_; PyEPO trained on y / that)",
         f"skdfl {skdfl.__version__}, PyEPO {pyepo.__version__} (gurobi), torch "
-        f"{torch.__version__} with {torch.get_num_threads()} threads, {_usable_cpus()} usable CPUs",
+        f"{torch.__version__} with {torch.get_num_threads()} threads, {usable_cpus()} usable CPUs",
         "regret: normalized test regret, mean over seeds; s: whole-fit wall seconds (true "
         "optima included), mean over seeds; PyEPO/skdfl: speed ratio.",
     ])
@@ -471,7 +414,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     methods = [METHODS[name] for name in dict.fromkeys(args.methods)]
-    log = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
+    log = progress_log(args.quiet)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     data = load_data()

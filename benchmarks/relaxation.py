@@ -35,7 +35,6 @@ Run ``python benchmarks/relaxation.py --help`` for the options.
 
 import argparse
 import os
-import sys
 import time
 import warnings
 
@@ -49,6 +48,8 @@ from skdfl.datasets import make_shortest_path
 from skdfl.metrics import regret
 from skdfl.nn import MLP
 from skdfl.optimizers import ShortestPath
+
+from _common import format_table, progress_log, verdict
 
 GRID = (5, 5)
 N_FEATURES = 5
@@ -173,19 +174,15 @@ def run_all(args, log):
     return results
 
 
-def format_table(results):
+def result_table(results):
     ours, theirs = np.mean(results["skdfl"], axis=0), np.mean(results["cvxpylayers"], axis=0)
     speedup = theirs[1] / ours[1]
     row = {"method": "relaxation", "skdfl regret": f"{ours[0]:.4f}",
            "cvxpylayers regret": f"{theirs[0]:.4f}", "skdfl s": f"{ours[1]:.2f}",
            "cvxpylayers s": f"{theirs[1]:.2f}", "speed-up": f"{speedup:.1f}x",
-           f">={SPEEDUP_TARGET:g}x": "yes" if speedup >= SPEEDUP_TARGET else "NO",
-           "regret ok": "yes" if ours[0] <= theirs[0] + REGRET_SLACK else "NO"}
-    widths = {c: max(len(c), len(v)) for c, v in row.items()}
-    cell = lambda c, v: v.ljust(widths[c]) if c == "method" else v.rjust(widths[c])  # noqa
-    return "\n".join(["  ".join(cell(c, c) for c in row),
-                      "  ".join("-" * widths[c] for c in row),
-                      "  ".join(cell(c, v) for c, v in row.items())])
+           f">={SPEEDUP_TARGET:g}x": verdict(speedup >= SPEEDUP_TARGET),
+           "regret ok": verdict(ours[0] <= theirs[0] + REGRET_SLACK)}
+    return format_table([row])
 
 
 def header(args):
@@ -222,12 +219,12 @@ def main(argv=None):
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    log = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
+    log = progress_log(args.quiet)
     warm_up(args.gamma)
     results = run_all(args, log)
     print(header(args))
     print()
-    print(format_table(results))
+    print(result_table(results))
 
 
 if __name__ == "__main__":

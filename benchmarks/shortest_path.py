@@ -99,11 +99,8 @@ builder of the matching PyEPO loss.
 """
 
 import argparse
-import contextlib
 import dataclasses
-import io
 import os
-import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -123,6 +120,9 @@ from pyepo.model.grb.grbmodel import optGrbModel
 from skdfl import DecisionFocusedRegressor
 from skdfl.datasets import make_knapsack, make_shortest_path
 from skdfl.optimizers import KSubset, ShortestPath
+
+from _common import (format_table, mean_of, progress_log, pyepo_dataset,
+                     silenced_stdout_fd, train_pyepo_epoch, verdict)
 
 GRID = (5, 5)
 N_ITEMS = 32
@@ -350,20 +350,6 @@ def run_skdfl(problem, method, data, epochs, seed):
 # PyEPO
 # --------------------------------------------------------------------------
 
-def pyepo_dataset(optmodel, X, C):
-    """optDataset (solves every instance once), its tqdm progress bar silenced."""
-    with contextlib.redirect_stderr(io.StringIO()):
-        return pyepo.data.dataset.optDataset(optmodel, X, C)
-
-
-def train_pyepo_epoch(model, loader, loss_fn, optimizer):
-    for x, c, w, z in loader:
-        loss = loss_fn(model(x), c, w, z)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
-
 def fit_pyepo(problem, method, X, C, epochs, seed):
     """The plain PyEPO training loop; returns the model, gurobi model, epoch times."""
     optmodel = problem.pyepo_model()
@@ -404,21 +390,6 @@ LIBRARIES = {"skdfl": run_skdfl, "pyepo": run_pyepo}
 # --------------------------------------------------------------------------
 # Running
 # --------------------------------------------------------------------------
-
-@contextlib.contextmanager
-def silenced_stdout_fd():
-    """Silence file descriptor 1 (gurobi's licence banner is printed from C)."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 1)
-            yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-
 
 def warm_up(problem, methods):
     """One tiny untimed run per library and method: first-use costs are charged to neither."""
@@ -461,10 +432,6 @@ def run_all(problem, methods, degrees, seeds, epochs, log, repeats=1):
 # Reporting
 # --------------------------------------------------------------------------
 
-def _mean(runs, field):
-    return float(np.mean([getattr(r, field) for r in runs]))
-
-
 def epoch_ratio(results, degree, name):
     """Mean over seeds of skdfl's epoch time of ``name`` / that of two-stage."""
     baseline = results.get((degree, BASELINE, "skdfl"))
@@ -474,18 +441,14 @@ def epoch_ratio(results, degree, name):
     return float(np.mean([r.epoch_seconds / b.epoch_seconds for r, b in zip(runs, baseline)]))
 
 
-def _verdict(held):
-    return "-" if held is None else ("yes" if held else "NO")
-
-
 def table_rows(results, methods, degrees):
     rows = []
     for degree in degrees:
         for method in methods:
             ours = results[(degree, method.name, "skdfl")]
             theirs = results[(degree, method.name, "pyepo")]
-            r_ours, r_theirs = _mean(ours, "regret"), _mean(theirs, "regret")
-            s_ours, s_theirs = _mean(ours, "seconds"), _mean(theirs, "seconds")
+            r_ours, r_theirs = mean_of(ours, "regret"), mean_of(theirs, "regret")
+            s_ours, s_theirs = mean_of(ours, "seconds"), mean_of(theirs, "seconds")
             speedup = s_theirs / s_ours
             ratio = epoch_ratio(results, degree, method.name)
             focused = method.decision_focused
@@ -496,26 +459,14 @@ def table_rows(results, methods, degrees):
                 "skdfl s": f"{s_ours:.2f}", "PyEPO s": f"{s_theirs:.2f}",
                 "speed-up": f"{speedup:.2f}x",
                 "target": "-" if speed_target is None else f">={speed_target:g}x",
-                "speed ok": _verdict(speedup >= speed_target if focused else None),
-                "regret ok": _verdict(r_ours <= r_theirs + REGRET_SLACK if focused else None),
+                "speed ok": verdict(speedup >= speed_target if focused else None),
+                "regret ok": verdict(r_ours <= r_theirs + REGRET_SLACK if focused else None),
                 "epoch/2s": "-" if ratio is None else f"{ratio:.2f}x",
-                "epoch ok": _verdict(ratio <= ratio_target
+                "epoch ok": verdict(ratio <= ratio_target
                                      if ratio_target is not None and ratio is not None
                                      else None),
             })
     return rows
-
-
-def format_table(rows):
-    """Plain-text table: text columns left-aligned, numbers right-aligned."""
-    columns = list(rows[0])
-    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in columns}
-    left = {"method"}
-    cell = lambda c, v: v.ljust(widths[c]) if c in left else v.rjust(widths[c])  # noqa: E731
-    lines = ["  ".join(cell(c, c) for c in columns),
-             "  ".join("-" * widths[c] for c in columns)]
-    lines += ["  ".join(cell(c, r[c]) for c in columns) for r in rows]
-    return "\n".join(lines)
 
 
 def header(args, problem, methods):
@@ -575,7 +526,7 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
         problem = dataclasses.replace(problem, gurobi_threads=args.threads)
     methods = [METHODS[name] for name in dict.fromkeys(args.methods)]
-    log = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
+    log = progress_log(args.quiet)
     check_same_draws(problem, args.degrees[0], args.seeds[0])
     warm_up(problem, methods)
     results = run_all(problem, methods, args.degrees, args.seeds, args.epochs, log,
