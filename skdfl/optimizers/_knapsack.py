@@ -92,13 +92,27 @@ class Knapsack(Optimizer):
         return LinearProgram(A_ub=weights[None, :], b_ub=[float(self.capacity)],
                              bounds=(0, 1), sense="maximize")
 
+    @property
+    def _table_capacity(self):
+        """The capacity the DP runs over: beyond the total weight nothing changes."""
+        capacity = min(int(self.capacity), int(self.item_weights.sum()))
+        if capacity > MAX_TABLE_CAPACITY:
+            raise ValueError(
+                f"capacity must be at most {MAX_TABLE_CAPACITY} weight units for the dynamic "
+                f"program (or the weights must sum to at most that); got capacity="
+                f"{self.capacity} and total weight {int(self.item_weights.sum())}. Express "
+                "weights and capacity in coarser integer units.")
+        return capacity
+
     def _solve(self, theta):
+        capacity = self._table_capacity
         classes = self._cached(("classes", device_key(theta.device)),
-                               lambda: weight_classes(self.item_weights, int(self.capacity),
-                                                      theta.device))
-        return knapsack_batch(theta.to(torch.float64), classes, int(self.capacity)).to(theta.dtype)
+                               lambda: weight_classes(self.item_weights, capacity, theta.device))
+        return knapsack_batch(theta.to(torch.float64), classes, capacity).to(theta.dtype)
 
 
+# Largest capacity of the DP table: one row of it per instance must fit in memory.
+MAX_TABLE_CAPACITY = 10 ** 7
 # Entries of a DP table (rows x capacities) per solver pass: small tables
 # stay in cache, and tiny operations below torch's intra-op grain size
 # (32768 elements) do not pay for synchronizing threads.

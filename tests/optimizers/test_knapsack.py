@@ -65,6 +65,16 @@ def test_equal_weights_take_the_most_valuable_positive_items():
                                   [[1, 0, 1, 1, 0], [0, 0, 0, 1, 0]])
 
 
+def test_capacity_beyond_the_total_weight_takes_every_positive_item():
+    theta = np.array([[1.0, -2.0, 3.0]])
+    np.testing.assert_array_equal(Knapsack([4, 5, 6], 10 ** 15).solve(theta), [[1, 0, 1]])
+
+
+def test_too_large_a_table_is_a_clear_error():
+    with pytest.raises(ValueError, match="capacity must be at most 10000000 weight units"):
+        Knapsack([4 * 10 ** 6, 5 * 10 ** 6, 6 * 10 ** 6], 12 * 10 ** 6).solve(np.ones(3))
+
+
 def test_degenerate_cases():
     theta = np.array([[1.0, 2.0, 3.0]])
     np.testing.assert_array_equal(Knapsack([1, 1, 1], 0).solve(theta), [[0, 0, 0]])
