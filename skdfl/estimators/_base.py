@@ -393,12 +393,24 @@ class DecisionFocusedBase(BaseEstimator):
         """
         if sample_weight is not None:
             raise ValueError("sample_weight is not supported by score; got an array.")
-        theta_hat = self._decision_parameters(X)
-        y = np.asarray(y, dtype=np.float64) if not hasattr(y, "iloc") else y.to_numpy(float)
-        if y.ndim != 2 or y.shape != theta_hat.shape:
-            raise ValueError(f"y must have shape {theta_hat.shape} (n_samples, n_params); "
-                             f"got {y.shape}.")
-        return -normalized_regret_in_chunks(y, theta_hat, self.optimizer_, CHUNK_SIZE)
+        return regret_score(y, self._decision_parameters(X), self.optimizer_)
+
+
+def regret_score(y, theta_hat, optimizer):
+    """Minus the normalized regret of deciding with ``theta_hat``, ``CHUNK_SIZE`` rows at a time."""
+    y = np.asarray(y, dtype=np.float64) if not hasattr(y, "iloc") else y.to_numpy(float)
+    if y.ndim != 2 or y.shape != theta_hat.shape:
+        raise ValueError(f"y must have shape {theta_hat.shape} (n_samples, n_params); "
+                         f"got {y.shape}.")
+    return -normalized_regret_in_chunks(y, theta_hat, optimizer, CHUNK_SIZE)
+
+
+def solve_in_chunks(optimizer, theta_hat):
+    """``optimizer.solve`` on ``CHUNK_SIZE`` rows at a time (bounded working memory)."""
+    decisions = np.empty((len(theta_hat), optimizer.n_vars))
+    for i in range(0, len(theta_hat), CHUNK_SIZE):
+        decisions[i:i + CHUNK_SIZE] = optimizer.solve(theta_hat[i:i + CHUNK_SIZE])
+    return decisions
 
 
 def item_count(optimizer, n_features):
@@ -445,4 +457,4 @@ class _seeded:
         return self._fork.__exit__(*exc)
 
 
-__all__ = ["DecisionFocusedBase", "item_count"]
+__all__ = ["DecisionFocusedBase", "item_count", "regret_score", "solve_in_chunks"]

@@ -5,9 +5,8 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, RegressorMixin, clon
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._validation import check_finite
-from ..metrics import regret
 from ..optimizers import Optimizer
-from ._base import item_count
+from ._base import item_count, regret_score, solve_in_chunks
 
 
 class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
@@ -134,7 +133,7 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         -------
         decisions : ndarray of shape (n_samples, n_vars)
         """
-        return self.optimizer_.solve(self.predict(X))
+        return solve_in_chunks(self.optimizer_, self.predict(X))
 
     def score(self, X, y, sample_weight=None):
         """Minus the normalized regret of the decisions on ``X`` (higher is better).
@@ -152,4 +151,4 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         """
         if sample_weight is not None:
             raise ValueError("sample_weight is not supported by score; got an array.")
-        return -regret(y, self.predict(X), optimizer=self.optimizer_)
+        return regret_score(y, self.predict(X), self.optimizer_)

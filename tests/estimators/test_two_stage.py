@@ -32,6 +32,16 @@ def test_decisions_are_the_optimizer_on_the_regressor_predictions():
         -regret(C, theta_hat, optimizer=ShortestPath(grid=(5, 5))))
 
 
+def test_decide_and_score_in_chunks_equal_one_piece(monkeypatch):
+    from skdfl.estimators import _base
+    X, C = make_shortest_path(90, degree=2, random_state=3)
+    model = PredictThenOptimize(Ridge(alpha=1.0), ShortestPath(grid=(5, 5))).fit(X, C)
+    decisions, score = model.decide(X), model.score(X, C)
+    monkeypatch.setattr(_base, "CHUNK_SIZE", 16)
+    np.testing.assert_array_equal(model.decide(X), decisions)
+    assert model.score(X, C) == pytest.approx(score, rel=1e-12)
+
+
 def test_random_forest_and_grid_search():
     X, C = make_shortest_path(150, degree=4, random_state=1)
     search = GridSearchCV(
