@@ -431,6 +431,8 @@ def methods(draw):
                                                                   LinearRegression()]))
     if optimizer is not problem.optimizer or (linear and not problem.optimizer.is_linear):
         bad.add("optimizer")
+    elif linear and not problem.optimizer.any_sign:     # perturbed costs can be negative
+        bad.add("optimizer")
     return name, factory, optimizer, params, bad, problem
 
 

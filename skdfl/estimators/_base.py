@@ -50,7 +50,8 @@ def _clip(output):
 
 
 #: Output activations: the link from the network's output to ``theta_hat``.
-OUT_ACTIVATIONS = {"identity": _identity, "sigmoid": torch.sigmoid, "clip": _clip}
+OUT_ACTIVATIONS = {"identity": _identity, "sigmoid": torch.sigmoid, "clip": _clip,
+                   "softplus": torch.nn.functional.softplus}
 
 
 class _PackedTargetLoss(torch.nn.Module):
@@ -371,8 +372,9 @@ class DecisionFocusedBase(BaseEstimator):
         for i in range(0, len(X), CHUNK_SIZE):
             chunk = torch.tensor(X[i:i + CHUNK_SIZE], dtype=torch.float32)
             theta_hat = self._link(forward_in_chunks(self.net_, chunk, CHUNK_SIZE).double())
-            decisions[i:i + CHUNK_SIZE] = self.optimizer_.solve(_check_predictions(
-                theta_hat.cpu().numpy() * self.target_scale_, offset=i))
+            theta_hat = _check_predictions(theta_hat.cpu().numpy() * self.target_scale_, i)
+            decisions[i:i + CHUNK_SIZE] = self.optimizer_.solve(
+                _check_signs(theta_hat, self.optimizer_, i))
         return decisions
 
     def score(self, X, y, sample_weight=None):
@@ -393,7 +395,8 @@ class DecisionFocusedBase(BaseEstimator):
         """
         if sample_weight is not None:
             raise ValueError("sample_weight is not supported by score; got an array.")
-        return regret_score(y, self._decision_parameters(X), self.optimizer_)
+        theta_hat = _check_signs(self._decision_parameters(X), self.optimizer_)
+        return regret_score(y, theta_hat, self.optimizer_)
 
 
 def regret_score(y, theta_hat, optimizer):
@@ -424,7 +427,7 @@ def item_count(optimizer, n_features):
 
 
 def _check_predictions(theta_hat, offset=0):
-    """Refuse to decide on NaN or inf predictions: the model, not the input, is broken."""
+    """Refuse NaN or inf predictions: the model's weights, not the input, are broken."""
     bad = ~np.isfinite(theta_hat).all(axis=1)
     if bad.any():
         rows = np.flatnonzero(bad)
@@ -432,6 +435,24 @@ def _check_predictions(theta_hat, offset=0):
             f"the model predicted non-finite parameters for {len(rows)} instance(s), the "
             f"first at row {offset + rows[0]} of X; its weights are not finite (a diverged "
             "or corrupted fit). Fit it again, e.g. with a lower learning_rate_init.")
+    return theta_hat
+
+
+def _check_signs(theta_hat, optimizer, offset=0):
+    """Refuse to decide on negative predictions where the optimizer solves only positive ones.
+
+    A shortest path on a graph with a cycle: the model's link let it predict
+    negative costs, which have no shortest path.
+    """
+    if not optimizer.any_sign:
+        negative = (theta_hat < 0).any(axis=1)
+        if negative.any():
+            rows = np.flatnonzero(negative)
+            raise ValueError(
+                f"the model predicted negative parameters for {len(rows)} instance(s), the "
+                f"first at row {offset + rows[0]} of X, and {type(optimizer).__name__} "
+                "solves only non-negative ones here (a graph with a cycle). Fit with "
+                "out_activation='softplus' to keep the predictions positive.")
     return theta_hat
 
 

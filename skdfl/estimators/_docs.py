@@ -15,9 +15,10 @@ SHARED_PARAMETERS = """optimizer : Optimizer
         ||x||^2``, for coverage the multilinear extension), deciding exactly
         at test time; ``"taskmet"`` learns a metric-weighted prediction loss
         whose minimizer decides well (Bansal et al. 2023); ``"auto"`` is
-        ``"spo+"`` for linear problems and ``"relaxation"`` for non-linear ones
-        that have a relaxation. ``"spo+"``, ``"dbb"``, ``"imle"`` and ``"fy"``
-        need a linear objective.
+        ``"spo+"`` for linear problems and ``"relaxation"`` for the others that
+        have a relaxation. ``"spo+"``, ``"dbb"``, ``"imle"`` and ``"fy"``
+        need a linear objective solved exactly at parameters of either sign
+        (not a shortest path on a graph with a cycle).
     gamma : float, default=0.1
         Weight of the quadratic term of ``"relaxation"`` (0 is allowed for
         coverage, whose relaxation needs no regularization). Like every scale
@@ -55,12 +56,13 @@ SHARED_PARAMETERS = """optimizer : Optimizer
         Hidden layers of the network; ``()`` is a linear model.
     activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
         Activation of the hidden layers.
-    out_activation : {"identity", "sigmoid", "clip"} or None, default=None
+    out_activation : {"identity", "sigmoid", "clip", "softplus"} or None, default=None
         Link from the network's output to the predicted parameters: None is
         ``"identity"`` for the regressor and ``"sigmoid"`` for the classifier
         (its only option). ``"sigmoid"`` or ``"clip"`` (clamp to [0, 1] with a
         straight-through gradient) keep a regressor's predictions in [0, 1],
-        as coverage probabilities must be.
+        as coverage probabilities must be; ``"softplus"`` keeps them
+        positive, as costs on a graph with a cycle must be.
     alpha : float, default=0.0
         L2 penalty (weight decay of Adam).
     batch_size : int, default=32

@@ -15,6 +15,23 @@ def check_optimizer(optimizer):
     return optimizer
 
 
+def check_perturbable(optimizer, method):
+    """Raise ``ValueError`` unless ``optimizer`` solves exactly at parameters of either sign.
+
+    The perturbation methods solve at ``2 theta_hat - theta``, ``theta_hat +
+    lambd * dL/dx`` or ``theta_hat + noise``, which can be negative wherever
+    the costs are not: on a graph with a cycle, a negative cost has no
+    shortest path.
+    """
+    if not optimizer.any_sign:
+        raise ValueError(
+            f"method {method!r} solves at shifted or noisy parameters, which can be "
+            f"negative, and the optimizer {type(optimizer).__name__} solves exactly only "
+            "non-negative ones (a graph with a cycle). Use method='relaxation' or "
+            "'two-stage', or a graph without cycles.")
+    return optimizer
+
+
 def check_predictions(optimizer, theta_hat, name="theta_hat"):
     """Validate a model's predictions for a layer or a loss.
 
@@ -86,6 +103,8 @@ class DecisionLoss(nn.Module):
                 f"method {self.method_name!r} needs a linear optimizer (objective theta @ x); "
                 f"{type(optimizer).__name__} is not linear. Use method='relaxation' or "
                 "'two-stage'.")
+        if self.needs_linear:
+            check_perturbable(optimizer, self.method_name)
         self.optimizer = optimizer
 
     method_name = None

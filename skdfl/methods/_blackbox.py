@@ -3,7 +3,8 @@
 import torch
 
 from .._validation import check_scalar
-from ._base import DecisionRegret, check_optimizer, check_predictions, solve_finite
+from ._base import (DecisionRegret, check_optimizer, check_perturbable, check_predictions,
+                    solve_finite)
 
 
 class _BlackboxSolve(torch.autograd.Function):
@@ -68,7 +69,7 @@ class BlackboxDifferentiation(torch.nn.Module):
         if not check_optimizer(optimizer).is_linear:
             raise ValueError(f"method 'dbb' needs a linear optimizer (objective theta @ x); "
                              f"{type(optimizer).__name__} is not linear.")
-        self.optimizer = optimizer
+        self.optimizer = check_perturbable(optimizer, "dbb")
         self.lambd = check_scalar(lambd, "lambd", low=0.0, low_inclusive=False)
 
     def forward(self, theta_hat):

@@ -5,7 +5,8 @@ import numbers
 import torch
 
 from .._validation import check_option, check_scalar
-from ._base import DecisionRegret, check_optimizer, check_predictions, solve_finite
+from ._base import (DecisionRegret, check_optimizer, check_perturbable, check_predictions,
+                    solve_finite)
 from ._noise import NOISES, draw_noise
 from ._perturbed import solve_stacked
 
@@ -88,7 +89,7 @@ class IMLE(torch.nn.Module):
         if not check_optimizer(optimizer).is_linear:
             raise ValueError(f"method 'imle' needs a linear optimizer (objective theta @ x); "
                              f"{type(optimizer).__name__} is not linear.")
-        self.optimizer = optimizer
+        self.optimizer = check_perturbable(optimizer, "imle")
         self.lambd = check_scalar(lambd, "lambd", low=0.0, low_inclusive=False)
         self.noise = noise if noise is None else check_option(noise, "noise", NOISES[:2])
         self.tau = check_scalar(tau, "tau", low=0.0, low_inclusive=False)

@@ -15,7 +15,7 @@ def resolve_method(method, optimizer):
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"method must be one of {list(METHODS)}; got {method!r}.")
     if method == "auto":
-        if optimizer.is_linear:
+        if optimizer.is_linear and optimizer.any_sign:
             return "spo+"
         if has_relaxation(optimizer):
             return "relaxation"

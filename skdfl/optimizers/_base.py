@@ -25,6 +25,10 @@ class Optimizer(BaseEstimator):
         Whether smaller or larger objective values are better.
     is_linear : bool
         True when ``objective(x, theta) == (x * theta).sum(-1)``.
+    any_sign : bool
+        True when ``solve`` is exact for parameters of either sign. The
+        perturbation methods (spo+, dbb, imle, fy) need it: they solve at
+        shifted or noisy parameters, which can be negative.
 
     Examples
     --------
@@ -40,6 +44,7 @@ class Optimizer(BaseEstimator):
 
     sense = "minimize"
     is_linear = True
+    any_sign = True
 
     # Derived structure (graphs, index tensors) is cached per device and
     # rebuilt after unpickling or cloning, so it never travels.

@@ -68,6 +68,11 @@ class ShortestPath(Optimizer):
         return self._cached("graph", self._build_graph)
 
     @property
+    def any_sign(self):
+        """Exact for costs of either sign only on a graph without cycles."""
+        return self.graph.is_dag
+
+    @property
     def arcs(self):
         return np.stack([self.graph.tails, self.graph.heads], axis=1)
 
@@ -129,6 +134,12 @@ class ShortestPath(Optimizer):
                 f"negative cycle has no shortest path); got the minimum {float(theta.min()):g}.")
 
     def _solve(self, theta):
+        if not self.graph.is_dag:
+            # Layers call _solve directly, with predictions or their
+            # perturbations (spo+: 2 theta_hat - theta): a negative cost on a
+            # graph with a cycle has no exact shortest path, so it is an
+            # error rather than a decision that is not a path.
+            self.check_theta(theta, "theta (the costs to decide with)")
         tensors = self._cached(("tensors", device_key(theta.device)),
                                lambda: self.graph.tensors(theta.device))
         used = shortest_path_batch(tensors, theta.to(torch.float64))
