@@ -16,13 +16,19 @@ def check_optimizer(optimizer):
 
 
 def check_perturbable(optimizer, method):
-    """Raise ``ValueError`` unless ``optimizer`` solves exactly at parameters of either sign.
+    """Raise unless a perturbation method can train through ``optimizer``.
 
-    The perturbation methods solve at ``2 theta_hat - theta``, ``theta_hat +
-    lambd * dL/dx`` or ``theta_hat + noise``, which can be negative wherever
-    the costs are not: on a graph with a cycle, a negative cost has no
-    shortest path.
+    It must be an skdfl :class:`Optimizer` (``TypeError``), linear, and solve
+    exactly at parameters of either sign (``ValueError``): the perturbation
+    methods solve at ``2 theta_hat - theta``, ``theta_hat + lambd * dL/dx``
+    or ``theta_hat + noise``, which can be negative wherever the costs are
+    not, and on a graph with a cycle a negative cost has no shortest path.
     """
+    if not check_optimizer(optimizer).is_linear:
+        raise ValueError(
+            f"method {method!r} needs a linear optimizer (objective theta @ x); "
+            f"{type(optimizer).__name__} is not linear. Use method='relaxation' or "
+            "'two-stage'.")
     if not optimizer.any_sign:
         raise ValueError(
             f"method {method!r} solves at shifted or noisy parameters, which can be "
@@ -88,7 +94,7 @@ class DecisionLoss(nn.Module):
     once in ``fit`` and call :meth:`batch_loss` on every batch.
     """
 
-    #: Whether the method needs ``optimizer.is_linear``.
+    #: Whether the method needs ``optimizer.is_linear`` (and ``any_sign``: it perturbs).
     needs_linear = False
     #: Whether the loss uses the true optimal decisions ``x_true``.
     needs_decisions = True
@@ -97,15 +103,9 @@ class DecisionLoss(nn.Module):
 
     def __init__(self, optimizer):
         super().__init__()
-        check_optimizer(optimizer)
-        if self.needs_linear and not optimizer.is_linear:
-            raise ValueError(
-                f"method {self.method_name!r} needs a linear optimizer (objective theta @ x); "
-                f"{type(optimizer).__name__} is not linear. Use method='relaxation' or "
-                "'two-stage'.")
         if self.needs_linear:
             check_perturbable(optimizer, self.method_name)
-        self.optimizer = optimizer
+        self.optimizer = check_optimizer(optimizer)
 
     method_name = None
 

@@ -3,8 +3,7 @@
 import torch
 
 from .._validation import check_scalar
-from ._base import (DecisionRegret, check_optimizer, check_perturbable, check_predictions,
-                    solve_finite)
+from ._base import DecisionRegret, check_perturbable, check_predictions, solve_finite
 
 
 class _BlackboxSolve(torch.autograd.Function):
@@ -66,9 +65,6 @@ class BlackboxDifferentiation(torch.nn.Module):
 
     def __init__(self, optimizer, lambd=10.0):
         super().__init__()
-        if not check_optimizer(optimizer).is_linear:
-            raise ValueError(f"method 'dbb' needs a linear optimizer (objective theta @ x); "
-                             f"{type(optimizer).__name__} is not linear.")
         self.optimizer = check_perturbable(optimizer, "dbb")
         self.lambd = check_scalar(lambd, "lambd", low=0.0, low_inclusive=False)
 

@@ -5,8 +5,7 @@ import numbers
 import torch
 
 from .._validation import check_option, check_scalar
-from ._base import (DecisionRegret, check_optimizer, check_perturbable, check_predictions,
-                    solve_finite)
+from ._base import DecisionRegret, check_perturbable, check_predictions, solve_finite
 from ._noise import NOISES, draw_noise
 from ._perturbed import solve_stacked
 
@@ -86,9 +85,6 @@ class IMLE(torch.nn.Module):
     def __init__(self, optimizer, lambd=10.0, noise="sog", tau=1.0, n_samples=1, k=None,
                  generator=None):
         super().__init__()
-        if not check_optimizer(optimizer).is_linear:
-            raise ValueError(f"method 'imle' needs a linear optimizer (objective theta @ x); "
-                             f"{type(optimizer).__name__} is not linear.")
         self.optimizer = check_perturbable(optimizer, "imle")
         self.lambd = check_scalar(lambd, "lambd", low=0.0, low_inclusive=False)
         self.noise = noise if noise is None else check_option(noise, "noise", NOISES[:2])

@@ -134,10 +134,10 @@ def weight_classes(weights, capacity, device):
     """Group the items by weight (one DP step per group instead of per item)."""
     classes = []
     room = np.arange(capacity + 1)
+    as_t = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
     for weight in np.unique(weights):
         items = np.flatnonzero(weights == weight)
         most = np.minimum(room // weight, len(items)) if weight else np.full_like(room, len(items))
-        as_t = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
         classes.append(WeightClass(int(weight), int(items[0]), as_t(items), as_t(most),
                                    as_t(np.arange(len(items) + 1) * int(weight))))
     return classes
