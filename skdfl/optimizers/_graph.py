@@ -76,13 +76,12 @@ class Graph:
     def _reaches_target(self):
         return _reaches(self.tails, self.heads, self.n_nodes, self.source)[self.target]
 
-    def paths(self, max_entries=None):
+    def paths(self):
         """0/1 path-arc incidence of every source-target path, or None.
 
         None on a graph with a cycle, or when the matrix would have more than
-        ``max_entries`` entries (default ``MAX_PATH_ENTRIES``).
+        ``MAX_PATH_ENTRIES`` entries.
         """
-        max_entries = MAX_PATH_ENTRIES if max_entries is None else max_entries
         if self.levels is None:
             return None
         m = len(self.tails)
@@ -93,7 +92,8 @@ class Graph:
                 out_arcs[t].append(e)
         roots = np.setdiff1d(np.arange(self.n_nodes), np.concatenate([[], *self.levels]))
         order = np.concatenate([roots, *self.levels]).astype(np.int64)
-        if _count_paths(out_arcs, self.heads, order, self.source, self.target) * m > max_entries:
+        n_paths = _count_paths(out_arcs, self.heads, order, self.source, self.target)
+        if n_paths * m > MAX_PATH_ENTRIES:
             return None
         rows, stack = [], [(self.source, ())]
         while stack:
@@ -107,7 +107,7 @@ class Graph:
             incidence[i, list(arcs)] = 1.0
         return incidence
 
-    def tensors(self, device, max_path_entries=None):
+    def tensors(self, device):
         """Index tensors on ``device`` (and the listed paths, when few)."""
         m = len(self.tails)
         # The dummy arc m starts at the source: with infinite cost it never wins.
@@ -118,7 +118,7 @@ class Graph:
             # The source keeps distance 0 even when arcs enter it (from nodes
             # it cannot reach, so never on a shortest path).
             levels = [as_t(level[level != self.source]) for level in self.levels]
-        paths = self.paths(max_path_entries)
+        paths = self.paths()
         if paths is not None:
             paths = torch.as_tensor(paths, dtype=torch.float64, device=device)
         return GraphTensors(as_t(tails), as_t(self.in_arcs), levels, m,

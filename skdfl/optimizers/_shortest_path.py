@@ -135,10 +135,11 @@ class ShortestPath(Optimizer):
 
     def _solve(self, theta):
         if not self.graph.is_dag:
-            # Layers call _solve directly, with predictions or their
-            # perturbations (spo+: 2 theta_hat - theta): a negative cost on a
-            # graph with a cycle has no exact shortest path, so it is an
-            # error rather than a decision that is not a path.
+            # Training code calls _solve directly with predictions (the
+            # validation regret): a negative cost on a graph with a cycle has
+            # no shortest path, so it is an error rather than a decision
+            # that is not a path. (The perturbation methods refuse such a
+            # graph up front.)
             self.check_theta(theta, "theta (the costs to decide with)")
         tensors = self._cached(("tensors", device_key(theta.device)),
                                lambda: self.graph.tensors(theta.device))
