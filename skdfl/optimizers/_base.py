@@ -45,6 +45,9 @@ class Optimizer(BaseEstimator):
     sense = "minimize"
     is_linear = True
     any_sign = True
+    #: Constructor arguments an instance may override, given per instance as
+    #: keyword arrays whose first axis is the instance (see ``check_params``).
+    instance_params = ()
 
     # Derived structure (graphs, index tensors) is cached per device and
     # rebuilt after unpickling or cloning, so it never travels.
@@ -113,13 +116,51 @@ class Optimizer(BaseEstimator):
         graph with a cycle needs non-negative costs).
         """
 
-    def solve(self, theta):
+    def check_params(self, params, n_instances, device=None):
+        """Validate per-instance parameters and return them as tensors.
+
+        Parameters
+        ----------
+        params : dict
+            Keyword arrays named in ``instance_params``, each with one row per
+            instance; ``None`` values count as not given.
+        n_instances : int
+            The number of instances (rows of ``theta``).
+        device : torch.device, optional
+            Where the tensors go.
+
+        Returns
+        -------
+        params : dict of Tensor
+            The given parameters, checked (shape, range, integrality) and
+            converted; the constructor's values stand for those not given.
+        """
+        unknown = sorted(set(params) - set(self.instance_params))
+        if unknown:
+            accepted = (f"its per-instance parameters are {list(self.instance_params)}"
+                        if self.instance_params else "it takes no per-instance parameters")
+            raise ValueError(f"{unknown[0]!r} is not a per-instance parameter of "
+                             f"{type(self).__name__}; {accepted}.")
+        given = {name: value for name, value in params.items() if value is not None}
+        if not given:
+            return {}
+        return self._check_instance_params(given, int(n_instances), device)
+
+    def _check_instance_params(self, params, n_instances, device):
+        """Checked tensors of the given per-instance parameters (subclasses)."""
+        raise NotImplementedError
+
+    def solve(self, theta, **params):
         """Exact decisions for a batch of parameter vectors.
 
         Parameters
         ----------
         theta : ndarray or Tensor of shape (n_instances, n_params)
             One parameter vector per row (a 1-D input is one instance).
+        **params : array-like of shape (n_instances, ...)
+            Per-instance values of the names in ``instance_params`` (a
+            capacity per row, say); the constructor's stand for those not
+            given.
 
         Returns
         -------
@@ -128,20 +169,23 @@ class Optimizer(BaseEstimator):
         """
         batch, restore = as_batch(theta, "theta", width=self.n_params)
         solver = self.with_n_params(batch.shape[1], name="theta")
+        params = solver.check_params(params, len(batch), batch.device)
         solver.check_theta(batch, "theta")
-        return restore(solver._solve(batch))
+        return restore(solver._solve(batch, **params))
 
-    def _solve(self, theta):
-        """Batched exact solver on a validated float tensor."""
+    def _solve(self, theta, **params):
+        """Batched exact solver on a validated float tensor and checked parameters."""
         raise NotImplementedError
 
-    def objective(self, x, theta):
+    def objective(self, x, theta, **params):
         """Objective value of decisions ``x`` under parameters ``theta``.
 
         Parameters
         ----------
         x : ndarray or Tensor of shape (n_instances, n_vars)
         theta : ndarray or Tensor of shape (n_instances, n_params)
+        **params : array-like of shape (n_instances, ...)
+            Per-instance values of the names in ``instance_params``.
 
         Returns
         -------
@@ -149,13 +193,17 @@ class Optimizer(BaseEstimator):
         """
         x_batch, _ = as_batch(x, "x", width=self.n_vars)
         theta_batch, restore = as_batch(theta, "theta", width=self.n_params)
-        if x_batch.shape != theta_batch.shape:
-            raise ValueError(f"x and theta must have the same shape; got {tuple(x_batch.shape)} "
-                             f"and {tuple(theta_batch.shape)}.")
-        value = self._objective(x_batch.to(theta_batch), theta_batch)
+        if x_batch.shape[0] != theta_batch.shape[0]:
+            raise ValueError(f"x and theta must have the same number of instances (rows); "
+                             f"got shapes {tuple(x_batch.shape)} and "
+                             f"{tuple(theta_batch.shape)}.")
+        solver = self.with_n_params(theta_batch.shape[1], name="theta")
+        params = solver.check_params(params, len(theta_batch), theta_batch.device)
+        solver.check_theta(theta_batch, "theta")
+        value = solver._objective(x_batch.to(theta_batch), theta_batch, **params)
         return restore(value.unsqueeze(-1))[..., 0]
 
-    def _objective(self, x, theta):
+    def _objective(self, x, theta, **params):
         """Objective on validated tensors; linear by default."""
         return (x * theta).sum(-1)
 
@@ -167,19 +215,22 @@ class Optimizer(BaseEstimator):
         """
         return None
 
-    def relax(self, theta, gamma):
+    def relax(self, theta, gamma, **params):
         """Differentiable continuous relaxation (problems that have one).
 
         The default relaxes the linear program of :meth:`lp_form`:
         ``theta @ x - gamma * ||x||^2`` maximized over its polytope
         (``theta @ x + gamma * ||x||^2`` minimized, for a minimization); see
-        :meth:`LinearProgram.relax`.
+        :meth:`LinearProgram.relax`. Per-instance parameters become the
+        per-instance right-hand sides of that linear program.
 
         Parameters
         ----------
         theta : Tensor of shape (n_instances, n_params)
         gamma : float
             Weight of the quadratic term.
+        **params : array-like of shape (n_instances, ...)
+            Per-instance values of the names in ``instance_params``.
 
         Returns
         -------
@@ -190,12 +241,31 @@ class Optimizer(BaseEstimator):
             raise ValueError(f"{type(self).__name__} has no continuous relaxation; "
                              f"use a linear method such as method='spo+'.")
         batch, restore = as_batch(theta, "theta", width=self.n_params)
-        width = batch.shape[1]
+        solver = self.with_n_params(batch.shape[1], name="theta")
+        params = solver.check_params(params, len(batch), batch.device)
+        return restore(self._relax(batch, gamma, **params))
+
+    def _relax(self, theta, gamma, **params):
+        """``relax`` on a validated tensor and checked per-instance parameters."""
+        width = theta.shape[1]
+        solver = self.with_n_params(width, name="theta")
         # Built once per width (and cached with its factors): a problem sized by
         # the data binds to the width of theta.
-        lp = self._cached(("lp_form", width),
-                          lambda: self.with_n_params(width, name="theta").lp_form())
-        return restore(lp._relax(batch, gamma))
+        lp = self._cached(("lp_form", width), lambda: solver.lp_form())
+        return lp._relax(theta, gamma, **solver._lp_params(params))
+
+    def _lp_params(self, params):
+        """Per-instance parameters of :meth:`lp_form` that stand for this problem's.
+
+        ``params`` are this problem's checked per-instance tensors; the result
+        holds those of the linear program (``b_ub``, ``b_eq``, or ``upper``:
+        per-instance upper bounds of the variables). Problems with instance
+        parameters override it.
+        """
+        if params:
+            raise ValueError(f"{type(self).__name__} has no relaxation for the per-instance "
+                             f"parameters {sorted(params)}.")
+        return {}
 
 
 def device_key(device):

@@ -3,9 +3,11 @@
 import numbers
 
 import numpy as np
+import torch
 
 from .._validation import check_scalar
 from ._base import Optimizer
+from ._instance import instance_tensor
 from ._linear_program import LinearProgram
 
 
@@ -20,16 +22,27 @@ class KSubset(Optimizer):
         The number of items. When ``None`` it is taken from the data: the
         width of ``y`` in ``fit``, or of ``theta`` in ``solve``.
 
+    Notes
+    -----
+    Per-instance parameter (``instance_params``): ``k`` of shape
+    ``(n_instances,)``, whole numbers from 0 to the number of items, this
+    instance's budget. A batch with budgets per row is solved by one sort and
+    a per-row threshold on the ranks.
+
     Examples
     --------
     >>> import numpy as np
     >>> from skdfl.optimizers import KSubset
     >>> KSubset(k=2).solve(np.array([[3.0, -1.0, 2.0, 0.5]]))
     array([[1., 0., 1., 0.]])
+    >>> KSubset(k=2).solve(np.array([[3.0, -1.0, 2.0], [3.0, -1.0, 2.0]]), k=[1, 3])
+    array([[1., 0., 0.],
+           [1., 1., 1.]])
     """
 
     sense = "maximize"
     is_linear = True
+    instance_params = ("k",)
 
     def __init__(self, k, n_items=None):
         self.k = k
@@ -61,12 +74,33 @@ class KSubset(Optimizer):
             raise ValueError(f"k must be at most the number of items; got k={self.k} and "
                              f"{self.n_items} items (the columns of {name}).")
 
-    def _solve(self, theta):
+    def _check_instance_params(self, params, n_instances, device):
+        n_items = self.n_params
+        if n_items is None:
+            raise ValueError("a per-instance k needs n_items (or the width of the data); got "
+                             "n_items=None.")
+        return {"k": instance_tensor(params["k"], "k", n_instances, integer=True, low=0,
+                                     high=n_items,
+                                     high_note="the number of items", device=device, dtype=torch.long)}
+
+    def _solve(self, theta, k=None):
         if self.n_items is None:
-            return self._bound(theta.shape[1], "theta")._solve(theta)
-        self._check_k("theta")
-        top = theta.topk(self.k, dim=-1).indices
-        return theta.new_zeros(theta.shape).scatter_(-1, top, 1.0)
+            return self._bound(theta.shape[1], "theta")._solve(theta, k=k)
+        if k is None:
+            self._check_k("theta")
+            top = theta.topk(self.k, dim=-1).indices
+            return theta.new_zeros(theta.shape).scatter_(-1, top, 1.0)
+        # A budget per row: the items ranked by one stable sort (ties to the
+        # lower index, as topk), taken while their rank is below the row's k.
+        order = theta.argsort(dim=-1, descending=True, stable=True)
+        ranks = torch.arange(theta.shape[1], device=theta.device)
+        chosen = (ranks < k.to(theta.device).unsqueeze(-1)).to(theta.dtype)
+        return theta.new_zeros(theta.shape).scatter_(-1, order, chosen)
+
+    def _lp_params(self, params):
+        if "k" in params:
+            return {"b_eq": params["k"].to(torch.float64).unsqueeze(-1)}
+        return {}
 
     def lp_form(self):
         """The linear program ``max theta @ x, sum(x) = k, 0 <= x <= 1``.
