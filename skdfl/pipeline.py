@@ -46,19 +46,22 @@ class DecisionPipeline(pipeline.Pipeline):
     """
 
     @available_if(_final_step_decides)
-    def decide(self, X):
+    def decide(self, X, **params):
         """Transform ``X`` through the steps, then decide with the final estimator.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+        **params : array-like of shape (n_samples, ...)
+            Per-instance problem data (the optimizer's ``instance_params``),
+            passed to the final estimator's ``decide``.
 
         Returns
         -------
         decisions : ndarray of shape (n_samples, n_vars)
         """
         Xt = self[:-1].transform(X) if len(self.steps) > 1 else X
-        return self.steps[-1][1].decide(Xt)
+        return self.steps[-1][1].decide(Xt, **params)
 
 
 def make_pipeline(*steps, memory=None, verbose=False):

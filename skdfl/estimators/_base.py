@@ -22,8 +22,10 @@ from ..metrics._regret import normalized_regret_in_chunks
 from ..nn import MLP, PerItem
 from ..nn._modules import ACTIVATIONS
 from ..optimizers import Optimizer
+from ..optimizers._instance import params_to, take_rows
 from ._batches import TensorBatches
 from ._callbacks import DivergenceCheck, ValidationRegret, forward_in_chunks
+from ._targets import TargetLayout, pack_target
 from ._taskmet_net import TaskMetCriterion, TaskMetNet
 
 #: Instances per chunk in predict, decide and score (bounded working memory).
@@ -55,22 +57,22 @@ OUT_ACTIVATIONS = {"identity": _identity, "sigmoid": torch.sigmoid, "clip": _cli
 
 
 class _PackedTargetLoss(torch.nn.Module):
-    """skorch passes one target tensor: the true theta and its decisions side by side.
+    """skorch passes one packed target tensor (see ``_targets``) to the loss.
 
     ``fit`` checked the data once, so every batch goes straight to the loss's
     ``batch_loss``, without the per-call checks of its ``forward``.
     """
 
-    def __init__(self, loss, n_params, link):
+    def __init__(self, loss, layout, link):
         super().__init__()
         self.loss = loss
-        self.n_params = n_params
+        self.layout = layout
         self.link = link
 
     def forward(self, output, target):
-        theta, x_true = target[:, :self.n_params], target[:, self.n_params:]
+        theta, x_true, params = self.layout.unpack(target)
         theta_hat = output if getattr(self.loss, "takes_logits", False) else self.link(output)
-        return self.loss.batch_loss(theta_hat, theta, x_true, self.loss.optimizer)
+        return self.loss.batch_loss(theta_hat, theta, x_true, self.loss.optimizer, **params)
 
 
 class DecisionFocusedBase(BaseEstimator):
@@ -228,11 +230,12 @@ class DecisionFocusedBase(BaseEstimator):
             solution_size=max(float(x_true.ne(0).sum(-1).double().mean()), 1.0),
             generator=torch.Generator(device=device).manual_seed(seed))
 
-    def _criterion_and_net(self, x_true, device, seed, n_features, n_params):
+    def _criterion_and_net(self, x_true, device, seed, n_features, layout):
         """The skorch criterion and net class (with its extra arguments) of the method."""
+        n_params = layout.n_params
         if self.method_ != "taskmet":
             loss = self._make_loss(self.method_, x_true, device, seed)
-            return _PackedTargetLoss(loss, n_params, self._link), NeuralNet, {}
+            return _PackedTargetLoss(loss, layout, self._link), NeuralNet, {}
         try:
             task_method = resolve_method("auto", self.optimizer_)
         except ValueError as exc:
@@ -242,12 +245,12 @@ class DecisionFocusedBase(BaseEstimator):
         metric = (DiagonalMetric(n_params) if self.metric == "diagonal"
                   else ConditionalMetric(n_features, n_params))
         criterion = TaskMetCriterion(self._make_loss(task_method, x_true, device, seed),
-                                     metric, n_params, self._link)
+                                     metric, layout, self._link)
         return criterion, TaskMetNet, dict(
             inner_steps=int(self.inner_steps), cg_iter=int(self.cg_iter),
             cg_damping=float(self.cg_damping), metric_lr=float(self.metric_learning_rate))
 
-    def fit(self, X, y):
+    def fit(self, X, y, **params):
         """Train the model for the decisions it leads to.
 
         Parameters
@@ -256,6 +259,14 @@ class DecisionFocusedBase(BaseEstimator):
             Features, one decision instance per row.
         y : array-like of shape (n_samples, n_params)
             True parameters of each instance's optimization problem.
+        **params : array-like of shape (n_samples, ...)
+            Per-instance problem data, named in the optimizer's
+            ``instance_params`` (e.g. ``capacity`` for a
+            :class:`~skdfl.optimizers.Knapsack`): known when deciding, not
+            predicted. Every solve of training uses each row's own values;
+            ``decide`` and ``score`` then need them too. Requested through
+            metadata routing by default, so that ``GridSearchCV`` and
+            ``cross_validate`` split them per fold.
 
         Returns
         -------
@@ -264,16 +275,21 @@ class DecisionFocusedBase(BaseEstimator):
         """
         device = self._check_params()
         extra_callbacks = self._extra_callbacks()
+        self.optimizer.check_param_names(params)
         X, y = self._validate_Xy(X, y)
         self.optimizer_ = clone(self.optimizer).with_n_params(y.shape[1], name="y")
+        params = self.optimizer_.check_params(params, len(X))
         self.optimizer_.check_theta(y, "y")
         self.method_ = resolve_method(self.method, self.optimizer_)
         self.target_scale_ = self._target_scale(y)
+        self.instance_params_ = tuple(sorted(params))
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         theta = torch.as_tensor(y / self.target_scale_)
-        x_true = self.optimizer_._solve(theta)
-        target = torch.cat([theta, x_true], dim=1).float()
+        x_true = self.optimizer_._solve(theta, **params)
+        target = pack_target(theta, x_true)
         features = torch.tensor(X, dtype=torch.float32)
+        params = params_to(params, device)
+        layout = TargetLayout(y.shape[1], x_true.shape[1], params)
 
         callbacks = [("divergence", DivergenceCheck(self.method_))]
         train_split = None
@@ -288,7 +304,8 @@ class DecisionFocusedBase(BaseEstimator):
             train_split = predefined_split(Dataset(features[valid], target[valid]))
             callbacks.append(("valid_regret", ValidationRegret(
                 self.optimizer_, features[valid].to(device), theta[valid].to(device),
-                target[valid, y.shape[1]:].to(device), self._link)))
+                x_true[valid].to(device), self._link,
+                take_rows(params, torch.as_tensor(valid, device=device)))))
             monitor = "valid_regret"
             features, target = features[train], target[train]
         else:
@@ -303,7 +320,7 @@ class DecisionFocusedBase(BaseEstimator):
 
         with _seeded(seed, device):
             criterion, net_class, net_params = self._criterion_and_net(
-                x_true, device, seed, X.shape[1], y.shape[1])
+                x_true, device, seed, X.shape[1], layout)
             self.net_ = net_class(
                 module=self._build_module(X.shape[1], y.shape[1]),
                 criterion=criterion,
@@ -351,7 +368,13 @@ class DecisionFocusedBase(BaseEstimator):
         """``theta_hat`` on the scale of the data: what the optimizer decides with."""
         return _check_predictions(self._link(self._forward(X)).numpy() * self.target_scale_)
 
-    def decide(self, X):
+    def _get_metadata_request(self):
+        # The optimizer's per-instance parameters are requested by default,
+        # so that meta-estimators route them to fit and score, split per fold.
+        return request_instance_params(super()._get_metadata_request(), self.optimizer,
+                                       ("fit", "score"))
+
+    def decide(self, X, **params):
         """Decisions of the optimizer on the predicted parameters.
 
         Rows are processed in chunks of ``CHUNK_SIZE`` instances, so the
@@ -361,6 +384,9 @@ class DecisionFocusedBase(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+        **params : array-like of shape (n_samples, ...)
+            Per-instance problem data, as in ``fit``; required when ``fit``
+            had them.
 
         Returns
         -------
@@ -368,16 +394,18 @@ class DecisionFocusedBase(BaseEstimator):
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
+        params = checked_instance_params(self, params, len(X), "decide")
         decisions = np.empty((len(X), self.optimizer_.n_vars))
         for i in range(0, len(X), CHUNK_SIZE):
             chunk = torch.tensor(X[i:i + CHUNK_SIZE], dtype=torch.float32)
             theta_hat = self._link(forward_in_chunks(self.net_, chunk, CHUNK_SIZE).double())
             theta_hat = _check_predictions(theta_hat.cpu().numpy() * self.target_scale_, i)
             decisions[i:i + CHUNK_SIZE] = self.optimizer_.solve(
-                _check_signs(theta_hat, self.optimizer_, i))
+                _check_signs(theta_hat, self.optimizer_, i),
+                **take_rows(params, slice(i, i + CHUNK_SIZE)))
         return decisions
 
-    def score(self, X, y, sample_weight=None):
+    def score(self, X, y, sample_weight=None, **params):
         """Minus the normalized regret of the decisions on ``X`` (higher is better).
 
         Parameters
@@ -387,32 +415,67 @@ class DecisionFocusedBase(BaseEstimator):
             True parameters.
         sample_weight : None
             Not supported; must be None.
+        **params : array-like of shape (n_samples, ...)
+            Per-instance problem data, as in ``fit``; required when ``fit``
+            had them.
 
         Returns
         -------
         score : float
-            ``-regret(y, theta_hat, optimizer=optimizer_)``.
+            ``-regret(y, theta_hat, optimizer=optimizer_, **params)``.
         """
         if sample_weight is not None:
             raise ValueError("sample_weight is not supported by score; got an array.")
         theta_hat = _check_signs(self._decision_parameters(X), self.optimizer_)
-        return regret_score(y, theta_hat, self.optimizer_)
+        params = checked_instance_params(self, params, len(theta_hat), "score")
+        return regret_score(y, theta_hat, self.optimizer_, params)
 
 
-def regret_score(y, theta_hat, optimizer):
+def request_instance_params(requests, optimizer, methods):
+    """Metadata requests with ``optimizer``'s per-instance parameters requested.
+
+    A request the user set explicitly (``set_fit_request``) is kept.
+    """
+    for method in methods:
+        method_requests = getattr(requests, method)
+        for name in getattr(optimizer, "instance_params", ()):
+            if name not in method_requests.requests:
+                method_requests.add_request(param=name, alias=True)
+    return requests
+
+
+def checked_instance_params(estimator, params, n_instances, method):
+    """The per-instance parameters of ``decide`` or ``score``, checked (CPU tensors).
+
+    Those given to ``fit`` are required: without them the optimizer would
+    decide silently with its constructor's values.
+    """
+    missing = [name for name in estimator.instance_params_ if params.get(name) is None]
+    if missing:
+        raise ValueError(
+            f"{missing[0]} was given per instance to fit, so {method} needs it too: pass "
+            f"{method}(X, ..., {missing[0]}=...) with one entry per row of X. In "
+            "GridSearchCV, cross_validate or a Pipeline, enable metadata routing with "
+            "sklearn.set_config(enable_metadata_routing=True); the estimator requests it "
+            "by default and it is then split per fold.")
+    return estimator.optimizer_.check_params(params, n_instances)
+
+
+def regret_score(y, theta_hat, optimizer, params=None):
     """Minus the normalized regret of deciding with ``theta_hat``, ``CHUNK_SIZE`` rows at a time."""
     y = np.asarray(y, dtype=np.float64) if not hasattr(y, "iloc") else y.to_numpy(float)
     if y.ndim != 2 or y.shape != theta_hat.shape:
         raise ValueError(f"y must have shape {theta_hat.shape} (n_samples, n_params); "
                          f"got {y.shape}.")
-    return -normalized_regret_in_chunks(y, theta_hat, optimizer, CHUNK_SIZE)
+    return -normalized_regret_in_chunks(y, theta_hat, optimizer, CHUNK_SIZE, **(params or {}))
 
 
-def solve_in_chunks(optimizer, theta_hat):
+def solve_in_chunks(optimizer, theta_hat, params=None):
     """``optimizer.solve`` on ``CHUNK_SIZE`` rows at a time (bounded working memory)."""
     decisions = np.empty((len(theta_hat), optimizer.n_vars))
     for i in range(0, len(theta_hat), CHUNK_SIZE):
-        decisions[i:i + CHUNK_SIZE] = optimizer.solve(theta_hat[i:i + CHUNK_SIZE])
+        part = slice(i, i + CHUNK_SIZE)
+        decisions[part] = optimizer.solve(theta_hat[part], **take_rows(params or {}, part))
     return decisions
 
 
@@ -478,4 +541,5 @@ class _seeded:
         return self._fork.__exit__(*exc)
 
 
-__all__ = ["DecisionFocusedBase", "item_count", "regret_score", "solve_in_chunks"]
+__all__ = ["DecisionFocusedBase", "checked_instance_params", "item_count", "regret_score",
+           "request_instance_params", "solve_in_chunks"]

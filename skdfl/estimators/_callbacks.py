@@ -19,20 +19,23 @@ class ValidationRegret(Callback):
         Validation features, true parameters and their optimal decisions.
     link : callable
         Maps the network's output to predicted parameters.
+    params : dict of Tensor, optional
+        Per-instance parameters of the validation rows.
     """
 
-    def __init__(self, optimizer, X, theta, x_true, link):
+    def __init__(self, optimizer, X, theta, x_true, link, params=None):
         self.optimizer = optimizer
         self.X, self.theta, self.x_true = X, theta, x_true
         self.link = link
+        self.params = params or {}
 
     def on_epoch_end(self, net, **kwargs):
         with torch.no_grad():
             theta_hat = self.link(forward_in_chunks(net, self.X))
             theta = self.theta.to(theta_hat.device)
-            x_hat = self.optimizer._solve(theta_hat.to(theta.dtype))
+            x_hat = self.optimizer._solve(theta_hat.to(theta.dtype), **self.params)
             per_instance, optimum = decision_regret(
-                self.optimizer, theta, x_hat, self.x_true.to(theta_hat.device))
+                self.optimizer, theta, x_hat, self.x_true.to(theta_hat.device), **self.params)
             scale = float(optimum.abs().sum())
             total = float(per_instance.sum())
         net.history.record("valid_regret", total / scale if scale > 0 else total)

@@ -22,27 +22,28 @@ class TaskMetCriterion(torch.nn.Module):
         The decision loss of the task.
     metric : torch.nn.Module
         Maps features to positive per-parameter weights.
-    n_params : int
-        Width of ``theta`` in the packed target.
+    layout : TargetLayout
+        Where theta, its decisions and the row sit in the packed target.
     link : callable
         Maps the module's output to ``theta_hat`` (identity, or a sigmoid for
         probabilities).
     """
 
-    def __init__(self, task_loss, metric, n_params, link):
+    def __init__(self, task_loss, metric, layout, link):
         super().__init__()
         self.task_loss = task_loss
         self.metric = metric
-        self.n_params = n_params
+        self.layout = layout
         self.link = link
 
     def forward(self, output, target):
-        theta, x_true = target[:, :self.n_params], target[:, self.n_params:]
+        theta, x_true, params = self.layout.unpack(target)
         return self.task_loss.batch_loss(self.link(output), theta, x_true,
-                                         self.task_loss.optimizer)
+                                         self.task_loss.optimizer, **params)
 
     def prediction_loss(self, output, target, weights):
-        return metric_weighted_mse(self.link(output), target[:, :self.n_params], weights)
+        return metric_weighted_mse(self.link(output), target[:, :self.layout.n_params],
+                                   weights)
 
 
 class TaskMetNet(NeuralNet):

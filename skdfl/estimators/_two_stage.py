@@ -6,7 +6,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._validation import check_finite
 from ..optimizers import Optimizer
-from ._base import item_count, regret_score, solve_in_chunks
+from ._base import (checked_instance_params, item_count, regret_score,
+                    request_instance_params, solve_in_chunks)
 
 
 class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
@@ -67,7 +68,11 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         tags.target_tags.single_output = False
         return tags
 
-    def fit(self, X, y):
+    def _get_metadata_request(self):
+        return request_instance_params(super()._get_metadata_request(), self.optimizer,
+                                       ("fit", "score"))
+
+    def fit(self, X, y, **params):
         """Fit the regressor on the parameters.
 
         Parameters
@@ -75,6 +80,10 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples, n_params)
             True parameters per instance.
+        **params : array-like of shape (n_samples, ...)
+            Per-instance problem data named in the optimizer's
+            ``instance_params``. The regressor does not use them; they are
+            checked, and ``decide`` and ``score`` then need them too.
 
         Returns
         -------
@@ -82,6 +91,7 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         """
         if not isinstance(self.optimizer, Optimizer):
             raise TypeError(f"optimizer must be an skdfl Optimizer; got {self.optimizer!r}.")
+        self.optimizer.check_param_names(params)
         check_finite(np.asarray(y), "y")
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
                              ensure_all_finite=False)
@@ -90,6 +100,7 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
             raise ValueError("y must be 2-D, shape (n_samples, n_params); got shape "
                              f"{y.shape}.")
         self.optimizer_ = clone(self.optimizer).with_n_params(y.shape[1], name="y")
+        self.instance_params_ = tuple(sorted(self.optimizer_.check_params(params, len(X))))
         self.optimizer_.check_theta(y, "y")
         self.regressor_ = clone(self.regressor)
         if self.per_item:
@@ -122,20 +133,24 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
             return np.asarray(flat, dtype=np.float64).reshape(len(X), -1)
         return np.asarray(self.regressor_.predict(X), dtype=np.float64).reshape(len(X), -1)
 
-    def decide(self, X):
+    def decide(self, X, **params):
         """Decisions of the optimizer on the predicted parameters.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+        **params : array-like of shape (n_samples, ...)
+            Per-instance problem data, as in ``fit``.
 
         Returns
         -------
         decisions : ndarray of shape (n_samples, n_vars)
         """
-        return solve_in_chunks(self.optimizer_, self.predict(X))
+        theta_hat = self.predict(X)
+        params = checked_instance_params(self, params, len(theta_hat), "decide")
+        return solve_in_chunks(self.optimizer_, theta_hat, params)
 
-    def score(self, X, y, sample_weight=None):
+    def score(self, X, y, sample_weight=None, **params):
         """Minus the normalized regret of the decisions on ``X`` (higher is better).
 
         Parameters
@@ -144,6 +159,8 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         y : array-like of shape (n_samples, n_params)
         sample_weight : None
             Not supported; must be None.
+        **params : array-like of shape (n_samples, ...)
+            Per-instance problem data, as in ``fit``.
 
         Returns
         -------
@@ -151,4 +168,6 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         """
         if sample_weight is not None:
             raise ValueError("sample_weight is not supported by score; got an array.")
-        return regret_score(y, self.predict(X), self.optimizer_)
+        theta_hat = self.predict(X)
+        params = checked_instance_params(self, params, len(theta_hat), "score")
+        return regret_score(y, theta_hat, self.optimizer_, params)

@@ -63,25 +63,35 @@ def check_predictions(optimizer, theta_hat, name="theta_hat"):
     return batch, optimizer.with_n_params(batch.shape[1], name=name), restore
 
 
-def solve_finite(solver, theta):
-    """``solver._solve(theta)`` with NaN rows where ``theta`` has a NaN or inf.
+def check_layer_inputs(optimizer, theta_hat, params):
+    """``check_predictions`` for a solver layer, with its per-instance parameters checked."""
+    theta_hat, solver, restore = check_predictions(optimizer, theta_hat)
+    return theta_hat, solver, solver.check_params(params, theta_hat.shape[0],
+                                                  theta_hat.device), restore
+
+
+def solve_finite(solver, theta, **params):
+    """``solver._solve(theta, **params)`` with NaN rows where ``theta`` has a NaN or inf.
 
     A non-finite parameter vector has no decision; its row is solved at zero
     and then marked NaN, so that it propagates instead of becoming a finite
-    decision (no synchronization with the device).
+    decision (no synchronization with the device). ``params`` are checked
+    per-instance tensors, one row per row of ``theta``.
     """
     ok = torch.isfinite(theta).all(-1, keepdim=True)
-    x = solver._solve(torch.where(ok, theta, 0.0))
+    x = solver._solve(torch.where(ok, theta, 0.0), **params)
     return torch.where(ok, x, float("nan"))
 
 
 class DecisionLoss(nn.Module):
     """A training loss that compares predicted parameters with the truth.
 
-    ``forward(theta_hat, theta, x_true)`` returns the mean loss over the
-    batch. ``x_true`` holds the optimal decisions under the true ``theta``;
-    estimators compute them once before training, and the layers solve for
-    them when they are not given.
+    ``forward(theta_hat, theta, x_true, **params)`` returns the mean loss over
+    the batch. ``x_true`` holds the optimal decisions under the true
+    ``theta``; estimators compute them once before training, and the layers
+    solve for them when they are not given. ``params`` are the batch's
+    per-instance problem data (the optimizer's ``instance_params``, such as a
+    capacity per row), carried into every solve.
 
     ``theta_hat`` is a tensor of shape (n_instances, n_params) (or one
     instance, 1-D); ``theta`` and ``x_true`` have the same number of rows.
@@ -91,7 +101,10 @@ class DecisionLoss(nn.Module):
 
     Subclasses define :meth:`batch_loss`, the loss of a checked batch;
     ``forward`` checks its inputs and calls it. Estimators check their data
-    once in ``fit`` and call :meth:`batch_loss` on every batch.
+    once in ``fit`` and call :meth:`batch_loss` on every batch. A user's own
+    loss subclasses this class, sets ``method_name`` and implements
+    :meth:`batch_loss`; an instance of it is accepted as the estimators'
+    ``method``.
     """
 
     #: Whether the method needs ``optimizer.is_linear`` (and ``any_sign``: it perturbs).
@@ -109,14 +122,15 @@ class DecisionLoss(nn.Module):
 
     method_name = None
 
-    def forward(self, theta_hat, theta, x_true=None):
+    def forward(self, theta_hat, theta, x_true=None, **params):
         theta_hat, theta, x_true, solver = self.check_inputs(theta_hat, theta, x_true,
                                                              self.prediction_name)
+        params = solver.check_params(params, theta.shape[0], theta_hat.device)
         if self.needs_decisions:
-            x_true = self.true_decisions(theta, x_true, solver)
-        return self.batch_loss(theta_hat, theta, x_true, solver)
+            x_true = self.true_decisions(theta, x_true, solver, **params)
+        return self.batch_loss(theta_hat, theta, x_true, solver, **params)
 
-    def batch_loss(self, theta_hat, theta, x_true, solver):
+    def batch_loss(self, theta_hat, theta, x_true, solver, **params):
         """Mean loss over a checked batch.
 
         Parameters
@@ -127,6 +141,9 @@ class DecisionLoss(nn.Module):
             use them).
         solver : Optimizer
             ``optimizer`` bound to the width of ``theta_hat``.
+        **params : Tensor
+            The batch's checked per-instance parameters (one row per
+            instance), to pass to every solve.
 
         Returns
         -------
@@ -153,11 +170,11 @@ class DecisionLoss(nn.Module):
                                  f"(rows); got {x_true.shape[0]} and {theta.shape[0]}.")
         return theta_hat, theta, x_true, solver
 
-    def true_decisions(self, theta, x_true, solver=None):
+    def true_decisions(self, theta, x_true, solver=None, **params):
         """``x_true`` when given, else the exact decisions under ``theta``."""
         if x_true is not None:
             return x_true
-        return (solver or self.optimizer)._solve(theta.detach())
+        return (solver or self.optimizer)._solve(theta.detach(), **params)
 
 
 class DecisionRegret(DecisionLoss):
@@ -174,7 +191,8 @@ class DecisionRegret(DecisionLoss):
         A linear decision problem.
     layer : torch.nn.Module
         Maps ``theta_hat`` to (relaxed or expected) decisions; its
-        ``decide_batch(theta_hat, solver)`` does so for a checked batch.
+        ``decide_batch(theta_hat, solver, **params)`` does so for a checked
+        batch.
     """
 
     needs_linear = True
@@ -183,6 +201,6 @@ class DecisionRegret(DecisionLoss):
         super().__init__(optimizer)
         self.layer = layer
 
-    def batch_loss(self, theta_hat, theta, x_true, solver):
-        x_hat = self.layer.decide_batch(theta_hat, solver)
+    def batch_loss(self, theta_hat, theta, x_true, solver, **params):
+        x_hat = self.layer.decide_batch(theta_hat, solver, **params)
         return (self.optimizer.sign * (theta * (x_hat - x_true)).sum(-1)).mean()

@@ -3,15 +3,15 @@
 import torch
 
 from .._validation import check_scalar
-from ._base import DecisionRegret, check_perturbable, check_predictions, solve_finite
+from ._base import DecisionRegret, check_layer_inputs, check_perturbable, solve_finite
 
 
 class _BlackboxSolve(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, theta_hat, optimizer, lambd):
-        x_hat = solve_finite(optimizer, theta_hat.detach())
+    def forward(ctx, theta_hat, optimizer, lambd, params):
+        x_hat = solve_finite(optimizer, theta_hat.detach(), **params)
         ctx.save_for_backward(theta_hat, x_hat)
-        ctx.optimizer, ctx.lambd = optimizer, lambd
+        ctx.optimizer, ctx.lambd, ctx.params = optimizer, lambd, params
         return x_hat
 
     @staticmethod
@@ -22,9 +22,10 @@ class _BlackboxSolve(torch.autograd.Function):
         # Perturb the costs in the direction that lowers the downstream
         # loss, then interpolate between the two decisions (divided by lambd,
         # so lambd is a smoothing scale rather than a learning rate).
-        x_shifted = solve_finite(optimizer, theta_hat.detach() + sign * lambd * grad_x)
+        x_shifted = solve_finite(optimizer, theta_hat.detach() + sign * lambd * grad_x,
+                                 **ctx.params)
         step = x_shifted - x_hat if sign > 0 else x_hat - x_shifted
-        return step / lambd, None, None
+        return step / lambd, None, None, None
 
 
 class BlackboxDifferentiation(torch.nn.Module):
@@ -68,13 +69,14 @@ class BlackboxDifferentiation(torch.nn.Module):
         self.optimizer = check_perturbable(optimizer, "dbb")
         self.lambd = check_scalar(lambd, "lambd", low=0.0, low_inclusive=False)
 
-    def forward(self, theta_hat):
-        theta_hat, solver, restore = check_predictions(self.optimizer, theta_hat)
-        return restore(self.decide_batch(theta_hat, solver))
+    def forward(self, theta_hat, **params):
+        theta_hat, solver, params, restore = check_layer_inputs(self.optimizer, theta_hat,
+                                                                params)
+        return restore(self.decide_batch(theta_hat, solver, **params))
 
-    def decide_batch(self, theta_hat, solver):
+    def decide_batch(self, theta_hat, solver, **params):
         """Decisions of a checked 2-D batch (``solver``: the bound optimizer)."""
-        return _BlackboxSolve.apply(theta_hat, solver, self.lambd)
+        return _BlackboxSolve.apply(theta_hat, solver, self.lambd, params)
 
 
 class BlackboxRegret(DecisionRegret):

@@ -5,20 +5,20 @@ import numbers
 import torch
 
 from .._validation import check_option, check_scalar
-from ._base import DecisionRegret, check_perturbable, check_predictions, solve_finite
+from ._base import DecisionRegret, check_layer_inputs, check_perturbable, solve_finite
 from ._noise import NOISES, draw_noise
 from ._perturbed import solve_stacked
 
 
 class _ImleSolve(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, theta_hat, optimizer, lambd, noise):
+    def forward(ctx, theta_hat, optimizer, lambd, noise, params):
         # Noise enters as in the paper's max-form: logits + eps; for a
         # minimization the logits are -theta, hence theta - eps.
         perturbed = theta_hat.detach() - optimizer.sign * noise
-        z = solve_stacked(optimizer, perturbed)
+        z = solve_stacked(optimizer, perturbed, **params)
         ctx.save_for_backward(perturbed, z)
-        ctx.optimizer, ctx.lambd = optimizer, lambd
+        ctx.optimizer, ctx.lambd, ctx.params = optimizer, lambd, params
         return z.mean(0)
 
     @staticmethod
@@ -29,9 +29,9 @@ class _ImleSolve(torch.autograd.Function):
         # keeping the same noise sample (the paper's perturb-and-MAP
         # estimate of mu(theta) - mu(theta')), divided by lambd.
         shifted = perturbed + sign * lambd * grad_z.unsqueeze(0)
-        z_target = solve_stacked(optimizer, shifted)
+        z_target = solve_stacked(optimizer, shifted, **ctx.params)
         step = z_target - z if sign > 0 else z - z_target
-        return step.mean(0) / lambd, None, None, None
+        return step.mean(0) / lambd, None, None, None, None
 
 
 class IMLE(torch.nn.Module):
@@ -93,27 +93,28 @@ class IMLE(torch.nn.Module):
         self.k = check_scalar(k, "k", low=0.0, low_inclusive=False, allow_none=True)
         self.generator = generator
 
-    def _solution_size(self, theta_hat, solver):
+    def _solution_size(self, theta_hat, solver, params):
         if self.k is not None:
             return self.k
         with torch.no_grad():
             # Rows with NaN or inf (a diverging model) come out NaN: they do not count.
-            x = solve_finite(solver, theta_hat.detach())
+            x = solve_finite(solver, theta_hat.detach(), **params)
             finite = x.isfinite().all(-1)
             nonzeros = x.ne(0)[finite].sum() / finite.sum().clamp_min(1)
         return max(float(nonzeros), 1.0)
 
-    def forward(self, theta_hat):
-        theta_hat, solver, restore = check_predictions(self.optimizer, theta_hat)
-        return restore(self.decide_batch(theta_hat, solver))
+    def forward(self, theta_hat, **params):
+        theta_hat, solver, params, restore = check_layer_inputs(self.optimizer, theta_hat,
+                                                                params)
+        return restore(self.decide_batch(theta_hat, solver, **params))
 
-    def decide_batch(self, theta_hat, solver):
+    def decide_batch(self, theta_hat, solver, **params):
         """Mean perturbed decisions of a checked 2-D batch (``solver``: the bound optimizer)."""
-        k = self._solution_size(theta_hat, solver) if self.noise == "sog" else 1.0
+        k = self._solution_size(theta_hat, solver, params) if self.noise == "sog" else 1.0
         noise = draw_noise(self.noise, (self.n_samples, *theta_hat.shape), scale=self.tau,
                            k=k, generator=self.generator, device=theta_hat.device,
                            dtype=theta_hat.dtype)
-        return _ImleSolve.apply(theta_hat, solver, self.lambd, noise)
+        return _ImleSolve.apply(theta_hat, solver, self.lambd, noise, params)
 
 
 class ImleRegret(DecisionRegret):

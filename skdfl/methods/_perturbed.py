@@ -5,11 +5,12 @@ import numbers
 import torch
 
 from .._validation import check_scalar
+from ..optimizers._instance import repeat_rows
 from ._base import DecisionLoss, solve_finite
 from ._noise import draw_noise
 
 
-def solve_perturbed(optimizer, theta, noise):
+def solve_perturbed(optimizer, theta, noise, **params):
     """Decisions at ``theta + noise`` for every sample in one batched solver call.
 
     Parameters
@@ -17,23 +18,27 @@ def solve_perturbed(optimizer, theta, noise):
     optimizer : Optimizer
     theta : Tensor of shape (B, n_params)
     noise : Tensor of shape (S, B, n_params)
+    **params : Tensor
+        Checked per-instance parameters of the B instances.
 
     Returns
     -------
     decisions : Tensor of shape (S, B, n_vars)
         NaN where ``theta + noise`` has a NaN or inf.
     """
-    return solve_stacked(optimizer, theta.unsqueeze(0) + noise)
+    return solve_stacked(optimizer, theta.unsqueeze(0) + noise, **params)
 
 
-def solve_stacked(optimizer, thetas):
+def solve_stacked(optimizer, thetas, **params):
     """Decisions for a stack of batches ``thetas`` (S, B, n_params), in one solver call.
 
-    Returns decisions of shape (S, B, n_vars), NaN where ``thetas`` has a
-    NaN or inf.
+    ``params`` hold one row per instance of a batch (B rows); every sample
+    of an instance is solved with that instance's values. Returns decisions
+    of shape (S, B, n_vars), NaN where ``thetas`` has a NaN or inf.
     """
     samples, batch, width = thetas.shape
-    decisions = solve_finite(optimizer, thetas.reshape(samples * batch, width))
+    decisions = solve_finite(optimizer, thetas.reshape(samples * batch, width),
+                             **repeat_rows(params, samples))
     return decisions.reshape(samples, batch, decisions.shape[-1])
 
 
@@ -86,12 +91,12 @@ class PerturbedFenchelYoung(DecisionLoss):
         self.n_samples = check_scalar(n_samples, "n_samples", kind=numbers.Integral, low=1)
         self.generator = generator
 
-    def batch_loss(self, theta_hat, theta, x_true, solver):
+    def batch_loss(self, theta_hat, theta, x_true, solver, **params):
         noise = draw_noise("normal", (self.n_samples, *theta_hat.shape), scale=self.sigma,
                            generator=self.generator, device=theta_hat.device,
                            dtype=theta_hat.dtype)
         with torch.no_grad():
-            z = solve_perturbed(solver, theta_hat.detach(), noise)
+            z = solve_perturbed(solver, theta_hat.detach(), noise, **params)
         # Danskin: with the perturbed optima z held fixed, autograd gives
         # the gradient E[z] - x* (mirrored for a minimization).
         perturbed_value = ((theta_hat.unsqueeze(0) + noise) * z).sum(-1).mean(0)

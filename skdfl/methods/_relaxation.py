@@ -4,7 +4,7 @@ import torch
 
 from .._validation import check_scalar
 from ..optimizers import Optimizer
-from ._base import DecisionLoss, check_optimizer, check_predictions
+from ._base import DecisionLoss, check_layer_inputs, check_optimizer
 
 
 def has_relaxation(optimizer):
@@ -70,11 +70,12 @@ class Relaxation(torch.nn.Module):
         self.optimizer = optimizer
         self.gamma = check_scalar(gamma, "gamma", low=0.0)
 
-    def forward(self, theta_hat):
-        theta_hat, solver, restore = check_predictions(self.optimizer, theta_hat)
-        return restore(self.decide_batch(theta_hat, solver))
+    def forward(self, theta_hat, **params):
+        theta_hat, solver, params, restore = check_layer_inputs(self.optimizer, theta_hat,
+                                                                params)
+        return restore(self.decide_batch(theta_hat, solver, **params))
 
-    def decide_batch(self, theta_hat, solver):
+    def decide_batch(self, theta_hat, solver, **params):
         """Relaxed decisions of a checked 2-D batch (``solver``: the bound optimizer)."""
         # A row with NaN or inf (a diverging model) has no relaxed decision:
         # it is relaxed at zero and comes out NaN, so that it propagates.
@@ -82,7 +83,7 @@ class Relaxation(torch.nn.Module):
         theta_hat = torch.where(ok, theta_hat, 0.0)
         if not solver.is_linear:
             solver.check_theta(theta_hat, "theta_hat")
-        x = self.optimizer.relax(theta_hat, self.gamma)
+        x = solver._relax(theta_hat, self.gamma, **params)
         return torch.where(ok, x, float("nan"))
 
 
@@ -121,8 +122,8 @@ class RelaxationRegret(DecisionLoss):
         super().__init__(optimizer)
         self.layer = Relaxation(optimizer, gamma)
 
-    def batch_loss(self, theta_hat, theta, x_true, solver):
-        x_hat = self.layer.decide_batch(theta_hat, solver)
-        objective = self.optimizer._objective
-        return (self.optimizer.sign * (objective(x_hat, theta) - objective(x_true, theta))
-                ).mean()
+    def batch_loss(self, theta_hat, theta, x_true, solver, **params):
+        x_hat = self.layer.decide_batch(theta_hat, solver, **params)
+        objective = solver._objective
+        return (solver.sign * (objective(x_hat, theta, **params)
+                               - objective(x_true, theta, **params))).mean()

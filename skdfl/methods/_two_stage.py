@@ -30,7 +30,7 @@ class SquaredError(DecisionLoss):
     method_name = "two-stage"
     needs_decisions = False
 
-    def batch_loss(self, theta_hat, theta, x_true, solver):
+    def batch_loss(self, theta_hat, theta, x_true, solver, **params):
         return ((theta_hat - theta) ** 2).mean()
 
 
@@ -60,5 +60,5 @@ class LogLoss(DecisionLoss):
     needs_decisions = False
     prediction_name = "logits"
 
-    def batch_loss(self, logits, theta, x_true, solver):
+    def batch_loss(self, logits, theta, x_true, solver, **params):
         return F.binary_cross_entropy_with_logits(logits, theta.to(logits.dtype))

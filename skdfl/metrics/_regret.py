@@ -1,16 +1,17 @@
 """Regret: how much worse the decisions on predictions are than the best ones."""
 
 import torch
-from sklearn.metrics import make_scorer
+from sklearn.metrics._scorer import _Scorer
 
 from .._tensor import as_batch
 from .._validation import check_option
 from ..optimizers import Optimizer
+from ..optimizers._instance import take_rows
 
 REDUCTIONS = ("normalized", "mean", "none")
 
 
-def regret(y_true, y_pred, *, optimizer, reduction="normalized"):
+def regret(y_true, y_pred, *, optimizer, reduction="normalized", **params):
     """Regret of deciding with predicted instead of true parameters.
 
     Per instance, ``regret_i = f(x_hat_i, theta_i) - f(x*_i, theta_i)`` for a
@@ -29,6 +30,10 @@ def regret(y_true, y_pred, *, optimizer, reduction="normalized"):
         ``"normalized"``: ``sum_i regret_i / sum_i |f(x*_i, theta_i)|`` (PyEPO's
         definition); ``"mean"``: the mean regret; ``"none"``: one value per
         instance.
+    **params : array-like of shape (n_samples, ...)
+        Per-instance problem data named in ``optimizer.instance_params``
+        (a capacity per row, say): both decisions of a row are taken with
+        its values.
 
     Returns
     -------
@@ -46,12 +51,14 @@ def regret(y_true, y_pred, *, optimizer, reduction="normalized"):
     array([2., 0.])
     >>> regret(y_true, y_pred, optimizer=KSubset(k=1))
     0.2857...
+    >>> regret(y_true, y_pred, optimizer=KSubset(k=1), k=[3, 2], reduction="none")
+    array([0., 0.])
     """
-    per_instance, optimum = _regret_terms(y_true, y_pred, optimizer, reduction)
+    per_instance, optimum = _regret_terms(y_true, y_pred, optimizer, reduction, params)
     return _reduce(per_instance, optimum, reduction)
 
 
-def _regret_terms(y_true, y_pred, optimizer, reduction):
+def _regret_terms(y_true, y_pred, optimizer, reduction, params):
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be an skdfl Optimizer; got {type(optimizer).__name__}.")
     check_option(reduction, "reduction", REDUCTIONS)
@@ -65,15 +72,17 @@ def _regret_terms(y_true, y_pred, optimizer, reduction):
                          f"reduction={reduction!r}; got shape {tuple(theta.shape)} "
                          "(reduction='none' gives an empty array).")
     solver = optimizer.with_n_params(theta.shape[1], name="y_true")
+    params = solver.check_params(params, theta.shape[0], theta.device)
     solver.check_theta(theta, "y_true")
     solver.check_theta(theta_hat, "y_pred")
-    return decision_regret(solver, theta, solver._solve(theta_hat), solver._solve(theta))
+    return decision_regret(solver, theta, solver._solve(theta_hat, **params),
+                           solver._solve(theta, **params), **params)
 
 
-def decision_regret(optimizer, theta, x_hat, x_star):
+def decision_regret(optimizer, theta, x_hat, x_star, **params):
     """Per-instance regret and optimal objective on tensors (no validation)."""
-    optimum = optimizer._objective(x_star, theta)
-    achieved = optimizer._objective(x_hat, theta)
+    optimum = optimizer._objective(x_star, theta, **params)
+    achieved = optimizer._objective(x_hat, theta, **params)
     if optimizer.sense == "minimize":
         return achieved - optimum, optimum
     return optimum - achieved, optimum
@@ -98,16 +107,17 @@ def _normalize(total, scale):
     return total / scale
 
 
-def normalized_regret_in_chunks(y_true, y_pred, optimizer, chunk_size):
+def normalized_regret_in_chunks(y_true, y_pred, optimizer, chunk_size, **params):
     """Normalized regret, ``chunk_size`` instances at a time (bounded working memory).
 
-    Equal to ``regret(y_true, y_pred, optimizer=optimizer)``; each chunk is
-    solved once for the predictions and once for the truth.
+    Equal to ``regret(y_true, y_pred, optimizer=optimizer, **params)``; each
+    chunk is solved once for the predictions and once for the truth.
     """
     total, scale = 0.0, 0.0
     for i in range(0, len(y_true), chunk_size):
         part = slice(i, i + chunk_size)
-        per_instance, optimum = _regret_terms(y_true[part], y_pred[part], optimizer, "none")
+        per_instance, optimum = _regret_terms(y_true[part], y_pred[part], optimizer, "none",
+                                              take_rows(params, part))
         total += float(per_instance.sum())
         scale += float(optimum.abs().sum())
     return _normalize(total, scale)
@@ -118,6 +128,12 @@ def make_regret_scorer(optimizer, *, reduction="normalized"):
 
     Lower regret is better, so the scorer returns ``-regret``
     (``greater_is_better=False``), following scikit-learn's convention.
+    It requests the optimizer's per-instance parameters (``instance_params``)
+    through metadata routing by default: with
+    ``sklearn.set_config(enable_metadata_routing=True)``, ``GridSearchCV``
+    and ``cross_validate`` pass each test fold its own rows. Scoring an
+    estimator that was fit with per-instance parameters without them is a
+    ``ValueError`` rather than a regret under the constructor's values.
 
     Parameters
     ----------
@@ -147,8 +163,32 @@ def make_regret_scorer(optimizer, *, reduction="normalized"):
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be an skdfl Optimizer; got {type(optimizer).__name__}.")
     check_option(reduction, "reduction", ("normalized", "mean"))
-    return make_scorer(regret, greater_is_better=False, response_method="predict",
-                       optimizer=optimizer, reduction=reduction)
+    return _RegretScorer(regret, -1, dict(optimizer=optimizer, reduction=reduction),
+                         response_method="predict")
+
+
+class _RegretScorer(_Scorer):
+    """The regret scorer: requests the per-instance parameters, and needs them."""
+
+    def _get_metadata_request(self):
+        requests = super()._get_metadata_request()
+        for name in self._kwargs["optimizer"].instance_params:
+            if name not in requests.score.requests:
+                requests.score.add_request(param=name, alias=True)
+        return requests
+
+    def _score(self, method_caller, estimator, X, y_true, **kwargs):
+        final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+        missing = [name for name in getattr(final, "instance_params_", ())
+                   if kwargs.get(name) is None]
+        if missing:
+            raise ValueError(
+                f"the regret scorer needs {missing[0]} per instance: the estimator was fit "
+                f"with it. Enable metadata routing (sklearn.set_config("
+                "enable_metadata_routing=True)) so that GridSearchCV and cross_validate "
+                f"route {missing[0]} to the scorer per fold, or call scorer(estimator, X, y, "
+                f"{missing[0]}=...).")
+        return super()._score(method_caller, estimator, X, y_true, **kwargs)
 
 
 __all__ = ["regret", "make_regret_scorer", "decision_regret"]

@@ -135,16 +135,20 @@ class Optimizer(BaseEstimator):
             The given parameters, checked (shape, range, integrality) and
             converted; the constructor's values stand for those not given.
         """
-        unknown = sorted(set(params) - set(self.instance_params))
+        self.check_param_names(params)
+        given = {name: value for name, value in params.items() if value is not None}
+        if not given:
+            return {}
+        return self._check_instance_params(given, int(n_instances), device)
+
+    def check_param_names(self, names):
+        """Raise ``ValueError`` for a name that is not in ``instance_params``."""
+        unknown = sorted(set(names) - set(self.instance_params))
         if unknown:
             accepted = (f"its per-instance parameters are {list(self.instance_params)}"
                         if self.instance_params else "it takes no per-instance parameters")
             raise ValueError(f"{unknown[0]!r} is not a per-instance parameter of "
                              f"{type(self).__name__}; {accepted}.")
-        given = {name: value for name, value in params.items() if value is not None}
-        if not given:
-            return {}
-        return self._check_instance_params(given, int(n_instances), device)
 
     def _check_instance_params(self, params, n_instances, device):
         """Checked tensors of the given per-instance parameters (subclasses)."""
@@ -246,7 +250,13 @@ class Optimizer(BaseEstimator):
         return restore(self._relax(batch, gamma, **params))
 
     def _relax(self, theta, gamma, **params):
-        """``relax`` on a validated tensor and checked per-instance parameters."""
+        """``relax`` on a validated tensor and checked per-instance parameters.
+
+        Subclasses with a relaxation of their own implement this (or, more
+        simply, override ``relax``); the default relaxes :meth:`lp_form`.
+        """
+        if type(self).relax is not Optimizer.relax:
+            return self.relax(theta, gamma, **params)
         width = theta.shape[1]
         solver = self.with_n_params(width, name="theta")
         # Built once per width (and cached with its factors): a problem sized by

@@ -59,8 +59,8 @@ def instance_tensor(value, name, n_instances, *, tail=(), integer=False, boolean
                          f"{array.dtype}.")
     if tuple(array.shape) != expected:
         what = "one entry" if not tail else f"one value of shape {tail}"
-        raise ValueError(f"{name} must have shape {expected}: {what} per instance (the "
-                         f"{n_instances} rows of theta); got shape {tuple(array.shape)}.")
+        raise ValueError(f"{name} must have shape {expected}: {what} per instance "
+                         f"({n_instances} instances); got shape {tuple(array.shape)}.")
     tensor = torch.as_tensor(array, device=device)
     if boolean:
         bad = (tensor != 0) & (tensor != 1)

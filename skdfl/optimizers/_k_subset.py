@@ -64,7 +64,9 @@ class KSubset(Optimizer):
         return super().with_n_params(n_params, name)
 
     def _bound(self, n_items, name):
-        bound = KSubset(k=self.k, n_items=n_items)
+        # Cached, so that what the bound copy derives (its relaxation's
+        # factors) is built once per width rather than once per call.
+        bound = self._cached(("bound", n_items), lambda: KSubset(k=self.k, n_items=n_items))
         bound._check_k(name)
         return bound
 

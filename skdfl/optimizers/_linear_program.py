@@ -179,7 +179,7 @@ class LinearProgram(Optimizer):
         batch, restore = as_batch(theta, "theta", width=self.n_params)
         return restore(self._relax(batch, gamma))
 
-    def _relax(self, theta, gamma):
+    def _relax(self, theta, gamma, **params):
         """``relax`` on a validated tensor."""
         gamma = float(check_scalar(gamma, "gamma", low=0.0, low_inclusive=False))
         polytope = self._cached(("polytope", device_key(theta.device)),
