@@ -16,6 +16,7 @@ from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
 from .._validation import check_finite, check_option, check_scalar
+from ..methods._pool import PooledSolver, SolutionPool, check_solve_ratio
 from ..methods._registry import make_loss, resolve_method
 from ..methods._taskmet import METRICS, ConditionalMetric, DiagonalMetric
 from ..metrics._regret import normalized_regret_in_chunks
@@ -63,16 +64,17 @@ class _PackedTargetLoss(torch.nn.Module):
     ``batch_loss``, without the per-call checks of its ``forward``.
     """
 
-    def __init__(self, loss, layout, link):
+    def __init__(self, loss, layout, link, solver):
         super().__init__()
         self.loss = loss
         self.layout = layout
         self.link = link
+        self.solver = solver
 
     def forward(self, output, target):
         theta, x_true, params = self.layout.unpack(target)
         theta_hat = output if getattr(self.loss, "takes_logits", False) else self.link(output)
-        return self.loss.batch_loss(theta_hat, theta, x_true, self.loss.optimizer, **params)
+        return self.loss.batch_loss(theta_hat, theta, x_true, self.solver, **params)
 
 
 class DecisionFocusedBase(BaseEstimator):
@@ -86,7 +88,7 @@ class DecisionFocusedBase(BaseEstimator):
     _out_activations = tuple(OUT_ACTIVATIONS)
 
     def __init__(self, optimizer, *, method="auto", gamma=0.1, lambd=10.0, noise="sog",
-                 tau=1.0, n_samples=1, sigma=1.0, metric="diagonal",
+                 tau=1.0, n_samples=1, sigma=1.0, solve_ratio=1.0, metric="diagonal",
                  metric_learning_rate=0.01, inner_steps=1, cg_iter=10, cg_damping=1e-3,
                  per_item=False, hidden_layer_sizes=(), activation="relu", out_activation=None,
                  alpha=0.0,
@@ -101,6 +103,7 @@ class DecisionFocusedBase(BaseEstimator):
         self.tau = tau
         self.n_samples = n_samples
         self.sigma = sigma
+        self.solve_ratio = solve_ratio
         self.metric = metric
         self.metric_learning_rate = metric_learning_rate
         self.inner_steps = inner_steps
@@ -136,6 +139,7 @@ class DecisionFocusedBase(BaseEstimator):
                             f"ShortestPath(grid=(5, 5)); got {self.optimizer!r}.")
         positive = dict(low=0.0, low_inclusive=False)
         check_scalar(self.gamma, "gamma", low=0.0)
+        check_solve_ratio(self.solve_ratio)
         for name in ("lambd", "tau", "sigma", "learning_rate_init", "metric_learning_rate"):
             check_scalar(getattr(self, name), name, **positive)
         for name in ("n_samples", "batch_size", "max_iter", "n_iter_no_change", "inner_steps",
@@ -230,12 +234,28 @@ class DecisionFocusedBase(BaseEstimator):
             solution_size=max(float(x_true.ne(0).sum(-1).double().mean()), 1.0),
             generator=torch.Generator(device=device).manual_seed(seed))
 
+    def _solver(self, x_true, layout, device, seed):
+        """The optimizer that training solves with: pooled when ``solve_ratio < 1``."""
+        solve_ratio = check_solve_ratio(self.solve_ratio)
+        if solve_ratio == 1.0:
+            return self.optimizer_
+        if layout.params and self.optimizer_.pool_feasible(
+                x_true[:1].to(device), **take_rows(layout.params, slice(0, 1))) is None:
+            raise ValueError(
+                f"solve_ratio={self.solve_ratio} takes decisions from a pool of other "
+                f"instances' solutions, and with per-instance {sorted(layout.params)} "
+                f"{type(self.optimizer_).__name__} cannot tell which of them suit a row; "
+                "use solve_ratio=1.0.")
+        pool = SolutionPool(x_true.to(device))
+        return PooledSolver(self.optimizer_, pool, solve_ratio, seed)
+
     def _criterion_and_net(self, x_true, device, seed, n_features, layout):
         """The skorch criterion and net class (with its extra arguments) of the method."""
         n_params = layout.n_params
         if self.method_ != "taskmet":
             loss = self._make_loss(self.method_, x_true, device, seed)
-            return _PackedTargetLoss(loss, layout, self._link), NeuralNet, {}
+            solver = self._solver(x_true, layout, device, seed)
+            return _PackedTargetLoss(loss, layout, self._link, solver), NeuralNet, {}
         try:
             task_method = resolve_method("auto", self.optimizer_)
         except ValueError as exc:

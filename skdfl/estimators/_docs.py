@@ -36,6 +36,16 @@ SHARED_PARAMETERS = """optimizer : Optimizer
         solved in one batched call.
     sigma : float, default=1.0
         Scale of the Gaussian perturbation of ``"fy"``.
+    solve_ratio : float, default=1.0
+        Fraction of the solver calls of training made by the optimizer
+        (every method that solves: ``"spo+"``, ``"dbb"``, ``"imle"``,
+        ``"fy"``); the others take, for each instance, the best decision of a
+        pool that starts with the training set's optimal decisions and grows
+        with every solve (Mulamba et al. 2021): one batched product and
+        arg-max, far cheaper than an integer program. With per-instance
+        parameters a pooled decision is used only where the optimizer can
+        check that it suits the row (``KSubset``, ``Knapsack``); elsewhere
+        ``solve_ratio < 1`` is refused.
     metric : {"diagonal", "conditional"}, default="diagonal"
         The metric of ``"taskmet"``: one positive weight per parameter, or
         weights produced from the features by a small network. A diagonal

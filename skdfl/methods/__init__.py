@@ -10,6 +10,7 @@ from ._blackbox import BlackboxDifferentiation, BlackboxRegret
 from ._imle import IMLE, ImleRegret
 from ._noise import gumbel_noise, standard_gamma, sum_of_gamma_noise
 from ._perturbed import PerturbedFenchelYoung
+from ._pool import PooledSolver, SolutionPool
 from ._relaxation import Relaxation, RelaxationRegret
 from ._spo import SPOPlus
 from ._taskmet import (ConditionalMetric, DiagonalMetric, conjugate_gradient,
@@ -17,7 +18,8 @@ from ._taskmet import (ConditionalMetric, DiagonalMetric, conjugate_gradient,
 from ._two_stage import LogLoss, SquaredError
 
 __all__ = ["DecisionLoss", "DecisionRegret", "BlackboxDifferentiation", "BlackboxRegret",
-           "IMLE", "ImleRegret", "PerturbedFenchelYoung", "Relaxation", "RelaxationRegret",
+           "IMLE", "ImleRegret", "PerturbedFenchelYoung", "PooledSolver", "Relaxation",
+           "RelaxationRegret", "SolutionPool",
            "SPOPlus", "SquaredError", "LogLoss",
            "gumbel_noise", "standard_gamma", "sum_of_gamma_noise", "ConditionalMetric",
            "DiagonalMetric", "conjugate_gradient", "implicit_metric_gradient"]

@@ -211,6 +211,25 @@ class Optimizer(BaseEstimator):
         """Objective on validated tensors; linear by default."""
         return (x * theta).sum(-1)
 
+    def pool_feasible(self, decisions, **params):
+        """Which pooled decisions each instance may take, or None if this cannot be told.
+
+        A solution pool (``solve_ratio < 1``) holds decisions of other
+        instances; with per-instance parameters some are infeasible for a
+        row. Problems that can check feasibility in batch override this.
+
+        Parameters
+        ----------
+        decisions : Tensor of shape (n_decisions, n_vars)
+        **params : Tensor
+            Checked per-instance parameters, one row per instance.
+
+        Returns
+        -------
+        feasible : Tensor of shape (n_instances, n_decisions) of bool, or None
+        """
+        return None
+
     def lp_form(self):
         """The problem as a :class:`LinearProgram` over the same variables, or None.
 

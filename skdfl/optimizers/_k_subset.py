@@ -4,6 +4,7 @@ import numbers
 
 import numpy as np
 import torch
+from sklearn.base import clone
 
 from .._validation import check_scalar
 from ._base import Optimizer
@@ -66,7 +67,7 @@ class KSubset(Optimizer):
     def _bound(self, n_items, name):
         # Cached, so that what the bound copy derives (its relaxation's
         # factors) is built once per width rather than once per call.
-        bound = self._cached(("bound", n_items), lambda: KSubset(k=self.k, n_items=n_items))
+        bound = self._cached(("bound", n_items), lambda: clone(self).set_params(n_items=n_items))
         bound._check_k(name)
         return bound
 
@@ -98,6 +99,12 @@ class KSubset(Optimizer):
         ranks = torch.arange(theta.shape[1], device=theta.device)
         chosen = (ranks < k.to(theta.device).unsqueeze(-1)).to(theta.dtype)
         return theta.new_zeros(theta.shape).scatter_(-1, order, chosen)
+
+    def pool_feasible(self, decisions, k=None):
+        """A pooled decision suits a row when it takes exactly that row's k items."""
+        if k is None:
+            return None
+        return decisions.sum(-1).unsqueeze(0) == k.to(decisions).unsqueeze(-1)
 
     def _lp_params(self, params):
         if "k" in params:

@@ -1,0 +1,141 @@
+"""A solution pool: decisions seen so far, and "solving" by picking the best of them.
+
+Solution caching (Mulamba et al., IJCAI 2021): an exact solve is expensive
+for an integer program, while the decisions seen during training (the
+training set's optima, then every solve's result) are a good inner
+approximation of the feasible set. With ``solve_ratio < 1`` a batch is
+solved by the optimizer only with that probability; otherwise each instance
+takes the pool's best decision under its parameters, which for a linear
+objective is one batched product and an arg-max.
+"""
+
+import numbers
+
+import numpy as np
+import torch
+
+from .._validation import check_scalar
+
+
+class SolutionPool:
+    """Distinct decisions, stored as one tensor on a device.
+
+    Parameters
+    ----------
+    decisions : Tensor of shape (n_decisions, n_vars)
+        The initial decisions (typically the training set's true optima);
+        duplicates are dropped.
+
+    Attributes
+    ----------
+    decisions : Tensor of shape (n_distinct, n_vars)
+        The pool.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdfl.methods import SolutionPool
+    >>> pool = SolutionPool(torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]))
+    >>> len(pool)
+    2
+    >>> pool.best(torch.tensor([[3.0, 1.0], [-1.0, 2.0]]), sign=-1.0)  # maximize
+    tensor([[1., 0.],
+            [0., 1.]])
+    """
+
+    def __init__(self, decisions):
+        self.decisions = _distinct(decisions.detach())
+
+    def __len__(self):
+        return self.decisions.shape[0]
+
+    def add(self, decisions):
+        """Add decisions (rows with NaN, from diverging predictions, are skipped)."""
+        decisions = decisions.detach().to(self.decisions)
+        decisions = decisions[torch.isfinite(decisions).all(-1)]
+        if len(decisions):
+            self.decisions = _distinct(torch.cat([self.decisions, decisions]))
+
+    def best(self, theta, sign, feasible=None):
+        """The pool's best decision for each row of ``theta`` under ``sign * theta @ x``.
+
+        Parameters
+        ----------
+        theta : Tensor of shape (B, n_vars)
+        sign : float
+            +1 for a minimization, -1 for a maximization.
+        feasible : Tensor of shape (B, n_decisions) of bool, optional
+            Which pool entries each row may take (per-instance constraints).
+
+        Returns
+        -------
+        x : Tensor of shape (B, n_vars)
+            The best entries; a row with no feasible entry gets NaN.
+        """
+        scores = sign * (theta.to(self.decisions) @ self.decisions.T)
+        if feasible is not None:
+            scores = scores.masked_fill(~feasible, float("inf"))
+        index = scores.argmin(-1)
+        x = self.decisions[index].to(theta.dtype)
+        if feasible is not None:
+            none = ~feasible.any(-1, keepdim=True)
+            x = torch.where(none, float("nan"), x)
+        return x
+
+
+def _distinct(decisions):
+    return torch.unique(decisions, dim=0) if len(decisions) > 1 else decisions
+
+
+class PooledSolver:
+    """An optimizer whose ``_solve`` answers from a solution pool part of the time.
+
+    Each call solves exactly with probability ``solve_ratio`` (and adds the
+    results to the pool); otherwise every instance takes its best pool entry.
+    Everything else is the wrapped optimizer's. Per-instance parameters are
+    honoured: pool entries infeasible for a row (checked by the optimizer's
+    ``pool_feasible``) are excluded, and rows left without one are solved.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        A linear decision problem.
+    pool : SolutionPool
+    solve_ratio : float
+        Probability, in ``[0, 1]``, that a call solves exactly.
+    random_state : int or numpy.random.RandomState
+        Source of the solve-or-pool draws.
+    """
+
+    def __init__(self, optimizer, pool, solve_ratio, random_state=None):
+        self.optimizer = optimizer
+        self.pool = pool
+        self.solve_ratio = float(solve_ratio)
+        self.random_state = (random_state if isinstance(random_state, np.random.RandomState)
+                             else np.random.RandomState(random_state))
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["optimizer"], name)
+
+    def _solve(self, theta, **params):
+        if self.random_state.uniform() < self.solve_ratio:
+            x = self.optimizer._solve(theta, **params)
+            self.pool.add(x)
+            return x
+        feasible = self.optimizer.pool_feasible(self.pool.decisions, **params) \
+            if params else None
+        x = self.pool.best(theta, self.optimizer.sign, feasible)
+        missing = ~torch.isfinite(x).all(-1)
+        if bool(missing.any()):
+            rows = torch.nonzero(missing)[:, 0]
+            solved = self.optimizer._solve(theta[rows], **{
+                name: value[rows] for name, value in params.items()})
+            self.pool.add(solved)
+            x[rows] = solved
+        return x
+
+
+def check_solve_ratio(solve_ratio):
+    """Check ``solve_ratio`` (a probability) and return it as a float."""
+    return float(check_scalar(solve_ratio, "solve_ratio", kind=numbers.Real, low=0.0,
+                              high=1.0))
