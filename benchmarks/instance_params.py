@@ -1,0 +1,285 @@
+"""Per-instance problem data: what solving with a value per row costs, and what it buys.
+
+What is measured
+----------------
+**Solve time.** For each batched optimizer, one batch of random parameters
+is solved three ways, side by side in one run:
+
+- *fixed*: ``optimizer.solve(theta)``, the structure fixed by the
+  constructor (one capacity, one ``k``, one source and target, all arcs
+  open, one right-hand side);
+- *per row*: ``optimizer.solve(theta, **params)`` with a value per row
+  (a capacity, ``k``, an arc mask with source and target, ``b_ub``, weights);
+- *reference*: the same per-row instances solved one row at a time by an
+  independent reference solver (scipy's HiGHS MILP for the knapsack and the
+  k-subset, networkx's Dijkstra on each row's open arcs for the shortest
+  path, cvxpy for the relaxed LP, a numpy greedy for coverage), timed on
+  ``--reference-rows`` rows and scaled to the batch.
+
+Each time is the median of ``--repeats`` runs after a warm-up, on one torch
+thread. Reported: milliseconds, the ratio per-row / fixed (target: at most
+1.5) and the speed-up of the batched per-row solve over the row-by-row
+reference at batch 1024 (target: at least 20x).
+
+Problems: the energy knapsack's 48 slots with the real slot weights
+(capacity 120 fixed, 60-180 per row; and per-row weights), a k-subset of 40
+items (k = 10 fixed, 1-39 per row), the 5x5 grid shortest path (listed-paths
+kernel) and a 30x30 grid (dynamic program) with 10% of the arcs closed per
+row and, on the 5x5 grid, random source and target per row, coverage with 30
+items and 60 targets (k = 5 fixed, 1-10 per row), and the QP relaxation of a
+random linear program with per-row ``b_ub`` (gamma 0.5).
+
+**Training with a capacity per day.** On the energy data (552 training and
+237 test days), each day gets a capacity drawn uniformly from 60-180. The
+same spo+ model (one linear layer shared by the 48 slots, 30 epochs, Adam
+0.01, batch 32) is trained twice: with each day's capacity, and with one
+fixed capacity (120) for every day, as a library whose constraints are fixed
+across instances must do. Both decide on the test days with each day's own
+capacity; reported: normalized test regret, mean and 95% interval over the
+seeds (target: per-day training lower).
+
+Run alone (nothing else heavy on the machine)::
+
+    python benchmarks/instance_params.py            # both parts
+    python benchmarks/instance_params.py --no-fit   # solve times only
+"""
+
+import argparse
+import statistics
+import time
+
+import networkx as nx
+import numpy as np
+import torch
+from _common import format_table, progress_log, verdict
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from skdfl.datasets import load_energy_knapsack
+from skdfl.optimizers import CoverageMaximizer, Knapsack, KSubset, LinearProgram, ShortestPath
+
+
+def median_ms(call, repeats):
+    call()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def reference_ms(solve_row, rows, batch):
+    """Row-by-row reference time for ``batch`` rows, measured on ``rows`` of them."""
+    start = time.perf_counter()
+    for i in range(rows):
+        solve_row(i)
+    return 1000 * (time.perf_counter() - start) / rows * batch
+
+
+# ---------------------------------------------------------------- problems
+
+def knapsack_case(rng, batch, per_row_weights):
+    weights = load_energy_knapsack().weights
+    optimizer = Knapsack(weights, capacity=120)
+    theta = torch.tensor(rng.uniform(0, 100, (batch, 48)))
+    params = {"capacity": rng.randint(60, 181, batch)}
+    if per_row_weights:
+        params["weights"] = rng.randint(1, 8, (batch, 48))
+
+    def reference(i):
+        w = params["weights"][i] if per_row_weights else weights
+        milp(-theta[i].numpy(), integrality=np.ones(48), bounds=Bounds(0, 1),
+             constraints=LinearConstraint(w[None, :], -np.inf, params["capacity"][i]))
+    return optimizer, theta, params, reference
+
+
+def k_subset_case(rng, batch):
+    optimizer = KSubset(k=10, n_items=40)
+    theta = torch.tensor(rng.normal(size=(batch, 40)))
+    params = {"k": rng.randint(1, 40, batch)}
+
+    def reference(i):
+        milp(-theta[i].numpy(), integrality=np.ones(40), bounds=Bounds(0, 1),
+             constraints=LinearConstraint(np.ones((1, 40)), params["k"][i], params["k"][i]))
+    return optimizer, theta, params, reference
+
+
+def shortest_path_case(rng, batch, size, ends):
+    optimizer = ShortestPath(grid=(size, size))
+    arcs = optimizer.arcs
+    theta = torch.tensor(rng.uniform(0.1, 2.0, (batch, len(arcs))))
+    n_nodes = size * size
+    params = {}
+    if ends:
+        # A source in the top-left quarter and a target in the bottom-right
+        # one: on the grid DAG a path exists between them.
+        half = size // 2
+        rows_a, cols_a = rng.randint(0, half, batch), rng.randint(0, half, batch)
+        rows_b, cols_b = rng.randint(half, size, batch), rng.randint(half, size, batch)
+        params["source"] = rows_a * size + cols_a
+        params["target"] = rows_b * size + cols_b
+    source = params.get("source", np.zeros(batch, dtype=int))
+    target = params.get("target", np.full(batch, n_nodes - 1))
+    params["arc_mask"] = open_arcs(rng, arcs, source, target, n_nodes, fraction=0.1)
+
+    def reference(i):
+        graph = nx.DiGraph()
+        for (u, v), cost, is_open in zip(arcs, theta[i].tolist(), params["arc_mask"][i]):
+            if is_open:
+                graph.add_edge(int(u), int(v), weight=cost)
+        nx.dijkstra_path(graph, int(source[i]), int(target[i]))
+    return optimizer, theta, params, reference
+
+
+def open_arcs(rng, arcs, source, target, n_nodes, fraction):
+    """Arc masks with ``fraction`` closed, redrawn until the row keeps a path."""
+    masks = np.ones((len(source), len(arcs)), dtype=bool)
+    for i in range(len(source)):
+        while True:
+            mask = rng.uniform(size=len(arcs)) >= fraction
+            graph = nx.DiGraph()
+            graph.add_nodes_from(range(n_nodes))
+            graph.add_edges_from(map(tuple, arcs[mask]))
+            if nx.has_path(graph, int(source[i]), int(target[i])):
+                masks[i] = mask
+                break
+    return masks
+
+
+def coverage_case(rng, batch):
+    n_items, n_targets = 30, 60
+    optimizer = CoverageMaximizer(k=5, n_items=n_items, n_targets=n_targets)
+    theta = torch.tensor(rng.uniform(0, 0.3, (batch, n_items * n_targets)))
+    params = {"k": rng.randint(1, 11, batch), "weights": rng.uniform(0.5, 2.0, (batch, n_targets))}
+
+    def reference(i):
+        probs = theta[i].numpy().reshape(n_items, n_targets)
+        uncovered, chosen = np.ones(n_targets), []
+        for _ in range(params["k"][i]):
+            gain = probs @ (uncovered * params["weights"][i])
+            gain[chosen] = -1.0
+            best = int(gain.argmax())
+            if gain[best] <= 0:
+                break
+            chosen.append(best)
+            uncovered = uncovered * (1 - probs[best])
+    return optimizer, theta, params, reference
+
+
+def lp_relaxation_case(rng, batch, gamma=0.5):
+    import cvxpy as cp
+
+    n, m = 30, 10
+    A = rng.uniform(0, 1, (m, n))
+    lp = LinearProgram(A_ub=A, b_ub=np.full(m, 5.0), bounds=(0, 1))
+    theta = torch.tensor(rng.normal(size=(batch, n)))
+    params = {"b_ub": rng.uniform(2.0, 8.0, (batch, m))}
+    x, c, b = cp.Variable(n), cp.Parameter(n), cp.Parameter(m)
+    problem = cp.Problem(cp.Maximize(c @ x - gamma * cp.sum_squares(x)), [A @ x <= b, x >= 0,
+                                                                           x <= 1])
+
+    def reference(i):
+        c.value, b.value = theta[i].numpy(), params["b_ub"][i]
+        problem.solve(solver=cp.CLARABEL)
+
+    class Relaxed:
+        """``solve`` of this case is the relaxation."""
+
+        def solve(self, theta, **kw):
+            return lp.relax(theta, gamma, **kw)
+    return Relaxed(), theta, params, reference
+
+
+CASES = {
+    "knapsack capacity": lambda rng, b: knapsack_case(rng, b, per_row_weights=False),
+    "knapsack weights": lambda rng, b: knapsack_case(rng, b, per_row_weights=True),
+    "k-subset k": k_subset_case,
+    "shortest path 5x5 ends+mask": lambda rng, b: shortest_path_case(rng, b, 5, ends=True),
+    "shortest path 30x30 mask": lambda rng, b: shortest_path_case(rng, b, 30, ends=False),
+    "coverage k+weights": coverage_case,
+    "LP relaxation b_ub": lp_relaxation_case,
+}
+
+
+def solve_times(args, log):
+    rows = []
+    for name, make in CASES.items():
+        for batch in args.batches:
+            rng = np.random.RandomState(0)
+            optimizer, theta, params, reference = make(rng, batch)
+            tensors = {key: torch.as_tensor(value) for key, value in params.items()}
+            fixed = median_ms(lambda: optimizer.solve(theta), args.repeats)
+            per_row = median_ms(lambda: optimizer.solve(theta, **tensors), args.repeats)
+            ref = reference_ms(reference, min(args.reference_rows, batch), batch)
+            ratio, speedup = per_row / fixed, ref / per_row
+            log(f"{name} batch {batch}: fixed {fixed:.3f} ms, per row {per_row:.3f} ms, "
+                f"reference {ref:.1f} ms")
+            rows.append({"problem": name, "batch": str(batch), "fixed ms": f"{fixed:.3f}",
+                         "per-row ms": f"{per_row:.3f}", "per-row/fixed": f"{ratio:.2f}",
+                         "<=1.5x": verdict(ratio <= 1.5),
+                         "reference ms": f"{ref:.1f}", "speed-up": f"{speedup:.0f}x",
+                         ">=20x": verdict(speedup >= 20 if batch >= 1024 else None)})
+    return rows
+
+
+# ---------------------------------------------------------------- training
+
+def per_day_training(args, log):
+    from skdfl import DecisionFocusedRegressor
+    from skdfl.pipeline import make_pipeline
+    from skdfl.preprocessing import PerItemStandardScaler
+
+    energy = load_energy_knapsack()
+    train, test = energy.train_mask, ~energy.train_mask
+    capacity = np.random.RandomState(0).randint(60, 181, len(energy.target))
+    results = {"per-day capacity": [], "fixed capacity 120": []}
+    for seed in args.seeds:
+        for label, fit_params in (("per-day capacity", {"capacity": capacity[train]}),
+                                  ("fixed capacity 120", {})):
+            model = make_pipeline(
+                PerItemStandardScaler(n_items=48),
+                DecisionFocusedRegressor(Knapsack(energy.weights, 120), method="spo+",
+                                         per_item=True, max_iter=args.epochs,
+                                         n_iter_no_change=args.epochs,
+                                         random_state=seed))
+            model.fit(energy.data[train], energy.target[train],
+                      **{f"decisionfocusedregressor__{k}": v for k, v in fit_params.items()})
+            est = model[-1]
+            X_test = model[0].transform(energy.data[test])
+            # Both decide on the test days with each day's own capacity.
+            score = est.score(X_test, energy.target[test], capacity=capacity[test])
+            results[label].append(-score)
+            log(f"seed {seed} {label}: test regret {-score:.4f}")
+    rows = []
+    for label, values in results.items():
+        mean = float(np.mean(values))
+        half = 1.96 * float(np.std(values, ddof=1)) / np.sqrt(len(values)) if len(values) > 1 \
+            else float("nan")
+        rows.append({"training": label, "test regret": f"{mean:.4f}",
+                     "95% interval": f"+- {half:.4f}"})
+    held = np.mean(results["per-day capacity"]) < np.mean(results["fixed capacity 120"])
+    return rows, held
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batches", type=int, nargs="+", default=[32, 1024])
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--reference-rows", type=int, default=64)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--no-fit", action="store_true", help="skip the training comparison")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    log = progress_log(args.quiet)
+    print(format_table(solve_times(args, log), left=("problem",)))
+    if not args.no_fit:
+        rows, held = per_day_training(args, log)
+        print()
+        print(format_table(rows, left=("training",)))
+        print(f"per-day training has the lower test regret: {verdict(held)}")
+
+
+if __name__ == "__main__":
+    main()
