@@ -32,7 +32,7 @@ extensions = [
 ]
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "_method_table.rst"]
 root_doc = "index"
 default_role = "literal"
 
@@ -73,5 +73,17 @@ def _skip_metadata_routing(app, what, name, obj, skip, options):
     return None
 
 
+def _write_method_table(app):
+    """The user guide's method table, from the registry (one row per method)."""
+    from skdfl.methods._registry import method_table_rst
+
+    path = os.path.join(app.srcdir, "_method_table.rst")
+    text = method_table_rst()
+    if not os.path.exists(path) or open(path).read() != text:
+        with open(path, "w") as out:
+            out.write(text)
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_metadata_routing)
+    app.connect("builder-inited", _write_method_table)

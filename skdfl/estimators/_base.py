@@ -1,5 +1,6 @@
 """Machinery shared by the decision-focused estimators (a skorch net inside)."""
 
+import copy
 import numbers
 import warnings
 
@@ -17,6 +18,7 @@ from skorch.helper import predefined_split
 
 from .._validation import check_finite, check_option, check_scalar
 from ..methods._pool import PooledSolver, SolutionPool, check_solve_ratio
+from ..methods._base import DecisionLoss
 from ..methods._registry import make_loss, resolve_method
 from ..methods._taskmet import METRICS, ConditionalMetric, DiagonalMetric
 from ..metrics._regret import normalized_regret_in_chunks
@@ -28,6 +30,9 @@ from ._batches import TensorBatches
 from ._callbacks import DivergenceCheck, ValidationRegret, forward_in_chunks
 from ._targets import TargetLayout, pack_target
 from ._taskmet_net import TaskMetCriterion, TaskMetNet
+
+#: Estimator parameters a method may read (see ``skdfl.methods._registry``).
+METHOD_HYPERPARAMETERS = ("gamma", "lambd", "noise", "tau", "n_samples", "sigma")
 
 #: Instances per chunk in predict, decide and score (bounded working memory).
 CHUNK_SIZE = 65536
@@ -227,12 +232,21 @@ class DecisionFocusedBase(BaseEstimator):
         return scale if scale > 0 else 1.0
 
     def _make_loss(self, method, x_true, device, seed):
+        if isinstance(self.method, DecisionLoss):
+            # A user's own loss, bound to the fitted copy of the optimizer.
+            loss = copy.deepcopy(self.method)
+            loss.optimizer = self.optimizer_
+            return loss
+        hyperparameters = {name: getattr(self, name) for name in METHOD_HYPERPARAMETERS}
         return make_loss(
             method, self.optimizer_, probabilities=self._probabilities,
-            gamma=float(self.gamma), lambd=float(self.lambd), noise=self.noise,
-            tau=float(self.tau), n_samples=int(self.n_samples), sigma=float(self.sigma),
             solution_size=max(float(x_true.ne(0).sum(-1).double().mean()), 1.0),
-            generator=torch.Generator(device=device).manual_seed(seed))
+            generator=torch.Generator(device=device).manual_seed(seed), **hyperparameters)
+
+    def _resolve_method(self):
+        if isinstance(self.method, DecisionLoss):
+            return self.method.method_name or type(self.method).__name__
+        return resolve_method(self.method, self.optimizer_)
 
     def _solver(self, x_true, layout, device, seed):
         """The optimizer that training solves with: pooled when ``solve_ratio < 1``."""
@@ -300,7 +314,7 @@ class DecisionFocusedBase(BaseEstimator):
         self.optimizer_ = clone(self.optimizer).with_n_params(y.shape[1], name="y")
         params = self.optimizer_.check_params(params, len(X))
         self.optimizer_.check_theta(y, "y")
-        self.method_ = resolve_method(self.method, self.optimizer_)
+        self.method_ = self._resolve_method()
         self.target_scale_ = self._target_scale(y)
         self.instance_params_ = tuple(sorted(params))
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)

@@ -1,4 +1,13 @@
-"""From the estimator's ``method=`` string to a training loss."""
+"""From the estimator's ``method=`` string to a training loss: one row per method.
+
+Each row names the method, the loss that builds it, the estimator
+parameters it reads (by their estimator name: ``lambd``, ``sigma``, ...),
+what the optimizer must offer, and one sentence for the docs. Validation of
+``method=``, ``"auto"`` and the user guide's method table all read this
+table, so adding a method is one loss module and one row here.
+"""
+
+from dataclasses import dataclass
 
 from ._blackbox import BlackboxRegret
 from ._imle import ImleRegret
@@ -7,13 +16,74 @@ from ._relaxation import RelaxationRegret, has_relaxation
 from ._spo import SPOPlus
 from ._two_stage import LogLoss, SquaredError
 
-METHODS = ("auto", "two-stage", "spo+", "dbb", "imle", "fy", "relaxation", "taskmet")
+
+@dataclass(frozen=True)
+class Method:
+    """One training method of the estimators.
+
+    Parameters
+    ----------
+    name : str
+        The ``method=`` string.
+    build : callable
+        ``build(optimizer, **reads)`` returns the :class:`DecisionLoss`.
+    reads : tuple of str
+        Estimator parameters passed to ``build``; besides the estimator's
+        hyperparameters, ``probabilities`` (a classifier), ``solution_size``
+        (mean non-zeros of the true decisions) and ``generator`` (the seeded
+        ``torch.Generator`` of the perturbations).
+    needs : str
+        What the optimizer must offer, for the docs.
+    summary : str
+        One sentence for the docs.
+    """
+
+    name: str
+    build: object
+    reads: tuple
+    needs: str
+    summary: str
+
+
+def _two_stage(optimizer, probabilities=False):
+    return LogLoss(optimizer) if probabilities else SquaredError(optimizer)
+
+
+def _imle(optimizer, lambd, noise, tau, n_samples, solution_size, generator):
+    return ImleRegret(optimizer, lambd=lambd, noise=noise, tau=tau, n_samples=n_samples,
+                      k=solution_size, generator=generator)
+
+
+_NOT_BUILT_HERE = None   # taskmet trains through its own skorch net
+
+METHOD_TABLE = (
+    Method("two-stage", _two_stage, ("probabilities",), "any optimizer",
+           "fit theta by mean squared error (log-loss for a classifier); the baseline"),
+    Method("spo+", SPOPlus, (), "a linear objective",
+           "convex upper bound of regret (Elmachtoub & Grigas); fast, robust default"),
+    Method("dbb", BlackboxRegret, ("lambd",), "a linear objective",
+           "regret with blackbox-differentiation gradients (Pogancic et al.)"),
+    Method("imle", _imle, ("lambd", "noise", "tau", "n_samples", "solution_size",
+                           "generator"), "a linear objective",
+           "perturb-and-MAP with implicit maximum-likelihood gradients (Niepert et al.)"),
+    Method("fy", PerturbedFenchelYoung, ("sigma", "n_samples", "generator"),
+           "a linear objective", "perturbed Fenchel-Young loss, Gaussian noise (Berthet et al.)"),
+    Method("relaxation", RelaxationRegret, ("gamma",), "relax or an LP form",
+           "regret of a smooth relaxation: QP for LPs, multilinear for coverage (Wilder et al.)"),
+    Method("taskmet", _NOT_BUILT_HERE, (), "spo+ or relaxation",
+           "learn a weighted prediction loss whose minimizer decides well (Bansal et al.)"),
+)
+
+REGISTRY = {method.name: method for method in METHOD_TABLE}
+#: Every ``method=`` string, ``"auto"`` first.
+METHODS = ("auto", *REGISTRY)
 
 
 def resolve_method(method, optimizer):
     """The concrete method name for ``method`` on ``optimizer``."""
     if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"method must be one of {list(METHODS)}; got {method!r}.")
+        raise ValueError(f"method must be one of {list(METHODS)} or a DecisionLoss instance; "
+                         f"got {method!r}.")
     if method == "auto":
         if optimizer.is_linear and optimizer.any_sign:
             return "spo+"
@@ -25,48 +95,38 @@ def resolve_method(method, optimizer):
     return method
 
 
-def make_loss(method, optimizer, *, probabilities=False, gamma=0.1, lambd=10.0, noise="sog",
-              tau=1.0, n_samples=1, sigma=1.0, solution_size=None, generator=None):
+def make_loss(method, optimizer, **params):
     """Build the training loss of a resolved method.
 
     Parameters
     ----------
     method : str
-        A resolved method name (not ``"auto"``).
+        A resolved method name (not ``"auto"``, not ``"taskmet"``).
     optimizer : Optimizer
         The decision problem.
-    probabilities : bool, default=False
-        Whether the model predicts probabilities of 0/1 parameters (a
-        classifier): its two-stage loss is then the log-loss.
-    gamma : float, default=0.1
-        Weight of the quadratic term of ``"relaxation"``.
-    lambd : float, default=10.0
-        Scale of ``"dbb"`` and ``"imle"``.
-    noise, tau, n_samples : optional
-        Perturbation of ``"imle"`` (``n_samples`` also of ``"fy"``).
-    sigma : float, default=1.0
-        Gaussian scale of ``"fy"``.
-    solution_size : float, optional
-        Non-zeros of a solution, for the sum-of-Gamma noise.
-    generator : torch.Generator, optional
-        Source of the perturbations.
+    **params
+        Values of the estimator parameters; each method takes those its row
+        of the table ``reads`` (missing ones keep the loss's default).
 
     Returns
     -------
     loss : DecisionLoss
     """
-    if method == "two-stage":
-        return LogLoss(optimizer) if probabilities else SquaredError(optimizer)
-    if method == "spo+":
-        return SPOPlus(optimizer)
-    if method == "dbb":
-        return BlackboxRegret(optimizer, lambd=lambd)
-    if method == "imle":
-        return ImleRegret(optimizer, lambd=lambd, noise=noise, tau=tau, n_samples=n_samples,
-                          k=solution_size, generator=generator)
-    if method == "fy":
-        return PerturbedFenchelYoung(optimizer, sigma=sigma, n_samples=n_samples,
-                                     generator=generator)
-    if method == "relaxation":
-        return RelaxationRegret(optimizer, gamma=gamma)
-    raise ValueError(f"method must be one of {list(METHODS)}; got {method!r}.")
+    entry = REGISTRY.get(method) if isinstance(method, str) else None
+    if entry is None or entry.build is None:
+        raise ValueError(f"method must be one of {list(METHODS)}; got {method!r}.")
+    return entry.build(optimizer, **{name: params[name] for name in entry.reads
+                                     if name in params})
+
+
+def method_table_rst():
+    """The user guide's method table (reStructuredText), from the registry."""
+    rows = [("``method``", "needs", "in a sentence")]
+    rows += [(f'``"{m.name}"``', m.needs, m.summary) for m in METHOD_TABLE]
+    rows.append(('``"auto"``', "-", '``"spo+"`` for linear problems, else ``"relaxation"``'))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    rule = "  ".join("=" * w for w in widths)
+    lines = [rule, "  ".join(c.ljust(w) for c, w in zip(rows[0], widths)).rstrip(), rule]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows[1:]]
+    lines.append(rule)
+    return "\n".join(lines) + "\n"

@@ -143,3 +143,13 @@ def test_estimator_on_a_linear_program():
     est = DecisionFocusedRegressor(LinearProgram.bipartite_matching(2, 2), method="relaxation",
                                    gamma=0.5, max_iter=2, random_state=0).fit(X, Y)
     assert est.decide(X[:5]).shape == (5, 4)
+
+
+def test_method_table_lists_every_method_once():
+    from skdfl.methods._registry import METHOD_TABLE, method_table_rst
+
+    table = method_table_rst()
+    for method in METHOD_TABLE:
+        rows = [line for line in table.splitlines() if line.startswith(f'``"{method.name}"``')]
+        assert len(rows) == 1 and method.summary in rows[0]
+    assert METHODS[0] == "auto" and set(METHODS[1:]) == {m.name for m in METHOD_TABLE}
