@@ -231,7 +231,7 @@ class DecisionFocusedBase(BaseEstimator):
         scale = float(np.mean(np.abs(y)))
         return scale if scale > 0 else 1.0
 
-    def _make_loss(self, method, x_true, device, seed):
+    def _make_loss(self, method, x_true, device, seed, pool=None):
         if isinstance(self.method, DecisionLoss):
             # A user's own loss, bound to the fitted copy of the optimizer.
             loss = copy.deepcopy(self.method)
@@ -241,34 +241,37 @@ class DecisionFocusedBase(BaseEstimator):
         return make_loss(
             method, self.optimizer_, probabilities=self._probabilities,
             solution_size=max(float(x_true.ne(0).sum(-1).double().mean()), 1.0),
-            generator=torch.Generator(device=device).manual_seed(seed), **hyperparameters)
+            generator=torch.Generator(device=device).manual_seed(seed), pool=pool,
+            **hyperparameters)
 
     def _resolve_method(self):
         if isinstance(self.method, DecisionLoss):
             return self.method.method_name or type(self.method).__name__
         return resolve_method(self.method, self.optimizer_)
 
-    def _solver(self, x_true, layout, device, seed):
+    def _solver(self, pool, layout, device, seed):
         """The optimizer that training solves with: pooled when ``solve_ratio < 1``."""
         solve_ratio = check_solve_ratio(self.solve_ratio)
         if solve_ratio == 1.0:
             return self.optimizer_
         if layout.params and self.optimizer_.pool_feasible(
-                x_true[:1].to(device), **take_rows(layout.params, slice(0, 1))) is None:
+                pool.decisions[:1], **take_rows(layout.params, slice(0, 1))) is None:
             raise ValueError(
                 f"solve_ratio={self.solve_ratio} takes decisions from a pool of other "
                 f"instances' solutions, and with per-instance {sorted(layout.params)} "
                 f"{type(self.optimizer_).__name__} cannot tell which of them suit a row; "
                 "use solve_ratio=1.0.")
-        pool = SolutionPool(x_true.to(device))
         return PooledSolver(self.optimizer_, pool, solve_ratio, seed)
 
     def _criterion_and_net(self, x_true, device, seed, n_features, layout):
         """The skorch criterion and net class (with its extra arguments) of the method."""
         n_params = layout.n_params
         if self.method_ != "taskmet":
-            loss = self._make_loss(self.method_, x_true, device, seed)
-            solver = self._solver(x_true, layout, device, seed)
+            # One pool of decisions, shared by pooled solving and the losses
+            # that compare with it (contrastive, ranking).
+            pool = SolutionPool(x_true.to(device))
+            loss = self._make_loss(self.method_, x_true, device, seed, pool)
+            solver = self._solver(pool, layout, device, seed)
             return _PackedTargetLoss(loss, layout, self._link, solver), NeuralNet, {}
         try:
             task_method = resolve_method("auto", self.optimizer_)

@@ -30,8 +30,10 @@ class Method:
     reads : tuple of str
         Estimator parameters passed to ``build``; besides the estimator's
         hyperparameters, ``probabilities`` (a classifier), ``solution_size``
-        (mean non-zeros of the true decisions) and ``generator`` (the seeded
-        ``torch.Generator`` of the perturbations).
+        (mean non-zeros of the true decisions), ``generator`` (the seeded
+        ``torch.Generator`` of the perturbations) and ``pool`` (the
+        :class:`SolutionPool` of training: the training optima, growing with
+        every solve).
     needs : str
         What the optimizer must offer, for the docs.
     summary : str
