@@ -1,0 +1,179 @@
+"""Multi-dimensional knapsack: skdfl's integer programs against PyEPO 2.2.7 with gurobi.
+
+What is measured
+----------------
+PyEPO's multi-dimensional knapsack data (``pyepo.data.knapsack.genData``: 2
+dimensions, 32 items, 5 features, polynomial degree 4, noise half-width 0.5,
+1000 training and 1000 test instances), with the item weights rounded to
+integers (PyEPO draws them in {3.00, ..., 7.99}; rounded, every library
+solves the same integer problem) and a capacity of 20 per dimension. The
+decision maximizes ``value @ x`` subject to ``weights @ x <= 20`` per
+dimension, ``x`` in {0, 1}^32.
+
+Every library trains the same model with spo+: one linear layer (5 features ->
+32 values), Adam with learning rate 0.01, batch 32, the same epochs, no early
+stopping, on values divided by their mean absolute training value (skdfl's
+``target_scale_``; PyEPO gets ``c / scale``: no decision changes). Solvers:
+
+- ``PyEPO gurobi``: ``pyepo.model.grb.knapsackModel`` and ``pyepo.func.SPOPlus``
+  (one gurobi solve per instance, ``processes=1``; at ``solve_ratio`` 0.1 its
+  solution pool, seeded with the training optima);
+- ``skdfl MILP``: ``MixedIntegerProgram`` (HiGHS, licence-free), ``n_jobs=2``
+  (and ``n_jobs=1`` at ``solve_ratio`` 1.0, to show what the threads buy);
+- ``skdfl DP``: the multi-dimensional ``Knapsack``, an exact batched dynamic
+  program over the 21 x 21 capacities.
+
+Each at ``solve_ratio`` 1.0 and 0.1 (skdfl's solution pool: the training optima,
+growing with every solve; a pooled instance takes its best pool entry).
+Reported per row, mean over the seeds: normalized test regret, whole-fit
+seconds (the training optima included), and the time ratio against PyEPO at
+the same solve_ratio and against PyEPO solving every instance.
+
+Targets: regret within PyEPO's + 0.005 everywhere; the DP at least 5x faster
+than PyEPO; the MILP (2 threads) at most 5x PyEPO's time at solve_ratio 1 and,
+at 0.1, no slower than PyEPO solving every instance; ``n_jobs=2`` at least 1.5x
+faster than ``n_jobs=1``.
+
+Run alone: ``python benchmarks/milp.py --threads 1`` (``--help`` for options).
+"""
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from torch import nn
+from torch.utils.data import DataLoader
+
+import pyepo
+from _common import (format_table, progress_log, pyepo_dataset, silenced_stdout_fd,
+                     train_pyepo_epoch, verdict)
+from skdfl import DecisionFocusedRegressor
+from skdfl.optimizers import Knapsack, MixedIntegerProgram
+
+N_ITEMS, N_DIMS, N_FEATURES, CAPACITY = 32, 2, 5, 20
+LEARNING_RATE, BATCH_SIZE = 0.01, 32
+
+
+def make_data(n_train, n_test, seed=135):
+    weights, X, C = pyepo.data.knapsack.genData(n_train + n_test, N_FEATURES, N_ITEMS,
+                                                dim=N_DIMS, deg=4, noise_width=0.5, seed=seed)
+    weights = np.round(weights).astype(np.int64)
+    C = C.astype(np.float64)
+    return weights, X[:n_train], C[:n_train], X[n_train:], C[n_train:]
+
+
+def skdfl_optimizer(kind, weights, n_jobs):
+    capacity = [CAPACITY] * N_DIMS
+    if kind == "DP":
+        return Knapsack(weights, capacity)
+    return MixedIntegerProgram(A_ub=weights.astype(float), b_ub=np.array(capacity, float),
+                               bounds=(0, 1), integrality=1, sense="maximize", n_jobs=n_jobs)
+
+
+def run_skdfl(kind, n_jobs, ratio, data, epochs, seed):
+    weights, X, C, X_test, C_test = data
+    est = DecisionFocusedRegressor(skdfl_optimizer(kind, weights, n_jobs), method="spo+",
+                                   solve_ratio=ratio, learning_rate_init=LEARNING_RATE,
+                                   batch_size=BATCH_SIZE, max_iter=epochs,
+                                   n_iter_no_change=10**6, random_state=seed)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, C)
+    seconds = time.perf_counter() - start
+    # Test regret with the exact DP (the same optima as every solver here).
+    theta_hat = est.predict(X_test)
+    return _regret(weights, C_test, theta_hat), seconds, est.target_scale_
+
+
+def _regret(weights, C, theta_hat):
+    from skdfl.metrics import regret
+
+    return regret(C, theta_hat, optimizer=Knapsack(weights, [CAPACITY] * N_DIMS))
+
+
+def run_pyepo(ratio, data, epochs, seed, scale):
+    weights, X, C, X_test, C_test = data
+    start = time.perf_counter()
+    with silenced_stdout_fd():
+        optmodel = pyepo.model.grb.knapsackModel(weights=weights, capacity=[CAPACITY] * N_DIMS)
+        dataset = pyepo_dataset(optmodel, X, C / scale)
+    loader = DataLoader(dataset, batch_size=BATCH_SIZE, shuffle=True,
+                        generator=torch.Generator().manual_seed(seed))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = nn.Linear(N_FEATURES, N_ITEMS)
+    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+    spo = pyepo.func.SPOPlus(optmodel, processes=1, solve_ratio=ratio, dataset=dataset)
+    for _ in range(epochs):
+        train_pyepo_epoch(model, loader, spo, optimizer)
+    seconds = time.perf_counter() - start
+    with torch.no_grad():
+        theta_hat = model(torch.as_tensor(X_test, dtype=torch.float32)).double().numpy()
+    return _regret(weights, C_test, theta_hat), seconds
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--n-train", type=int, default=1000)
+    parser.add_argument("--n-test", type=int, default=1000)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("-q", "--quiet", action="store_true")
+    args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    log = progress_log(args.quiet)
+    data = make_data(args.n_train, args.n_test)
+    rows = {}   # (library, ratio) -> list of (regret, seconds)
+    configs = [("PyEPO gurobi", None, None), ("skdfl MILP n_jobs=2", "MILP", 2),
+               ("skdfl MILP n_jobs=1", "MILP", 1), ("skdfl DP", "DP", None)]
+    with silenced_stdout_fd():   # warm-up: imports, licence check
+        run_pyepo(1.0, data, 1, 0, 1.0)
+    scale = float(np.mean(np.abs(data[2])))   # skdfl's target_scale_ (checked below)
+    for seed in args.seeds:
+        for label, kind, n_jobs in configs:
+            for ratio in (1.0, 0.1):
+                if n_jobs == 1 and ratio != 1.0:
+                    continue
+                if kind is None:
+                    result = run_pyepo(ratio, data, args.epochs, seed, scale)
+                else:
+                    *result, target_scale = run_skdfl(kind, n_jobs, ratio, data,
+                                                      args.epochs, seed)
+                    assert np.isclose(target_scale, scale)
+                rows.setdefault((label, ratio), []).append(result)
+                log(f"seed {seed} {label} solve_ratio {ratio}: regret {result[0]:.4f}, "
+                    f"{result[1]:.1f} s")
+    mean = {key: np.mean(values, axis=0) for key, values in rows.items()}
+    pyepo_full = mean[("PyEPO gurobi", 1.0)][1]
+    table = []
+    for (label, ratio), (reg, seconds) in mean.items():
+        pyepo_same = mean[("PyEPO gurobi", ratio)]
+        table.append({"solver": label, "solve_ratio": f"{ratio:g}", "regret": f"{reg:.4f}",
+                      "PyEPO regret": f"{pyepo_same[0]:.4f}",
+                      "regret ok": verdict(reg <= pyepo_same[0] + 0.005),
+                      "seconds": f"{seconds:.2f}",
+                      "PyEPO/this": f"{pyepo_same[1] / seconds:.2f}x",
+                      "PyEPO(1.0)/this": f"{pyepo_full / seconds:.2f}x"})
+    print(f"multi-dimensional knapsack: {N_DIMS} x {N_ITEMS} items, capacity {CAPACITY}, "
+          f"{args.n_train}/{args.n_test} instances, spo+, {args.epochs} epochs, seeds "
+          f"{args.seeds}, torch threads {torch.get_num_threads()}")
+    print(format_table(table, left=("solver",)))
+    dp = mean[("skdfl DP", 1.0)][1]
+    milp1, milp2 = mean[("skdfl MILP n_jobs=1", 1.0)][1], mean[("skdfl MILP n_jobs=2", 1.0)][1]
+    print("Targets:")
+    print(f"  DP >= 5x faster than PyEPO: {verdict(pyepo_full / dp >= 5)}")
+    print(f"  MILP (2 threads) <= 5x PyEPO at solve_ratio 1: {verdict(milp2 <= 5 * pyepo_full)}")
+    print(f"  MILP at solve_ratio 0.1 no slower than PyEPO at 1: "
+          f"{verdict(mean[('skdfl MILP n_jobs=2', 0.1)][1] <= pyepo_full)}")
+    print(f"  n_jobs=2 >= 1.5x faster than n_jobs=1: {verdict(milp1 / milp2 >= 1.5)} "
+          f"({milp1 / milp2:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()
