@@ -209,7 +209,7 @@ def test_linear_program_matches_highs_interior_point(data):
         assert penalized(point) >= penalized(vertex) - 1e-7
 
 
-@PROPERTY
+@settings(max_examples=100, deadline=None)
 @given(st.data())
 def test_linear_program_per_row_rhs_equals_each_row_alone(data):
     """Batched per-row right-hand sides (and upper bounds) == a fixed LP built from each row."""
@@ -298,3 +298,39 @@ def test_coverage_greedy_against_reference_and_optimum(data):
         if not row.any():
             assert not chosen.any()      # nothing to cover: nothing chosen
         assert (chosen_more >= chosen).all()       # greedy sets are nested in k
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_coverage_per_row_budget_and_weights_equal_each_row_alone(data):
+    """Batched per-row k and weights == a fixed CoverageMaximizer built from each row."""
+    n, m, n_rows = data.draw(st.integers(1, 5)), data.draw(st.integers(1, 3)), data.draw(rows())
+    k = data.draw(arrays(np.int64, n_rows, elements=st.integers(0, n)))
+    weights = data.draw(arrays(np.float64, (n_rows, m),
+                               elements=st.sampled_from([0.0, 0.5, 1.0, 2.0])))
+    theta = data.draw(arrays(np.float64, (n_rows, n * m),
+                             elements=st.integers(0, 8).map(lambda i: i / 8)))
+    given_params = data.draw(st.sampled_from([("k",), ("weights",), ("k", "weights")]))
+    params = {name: {"k": k, "weights": weights}[name] for name in given_params}
+    k_rows = k if "k" in params else np.full(n_rows, n)
+    w_rows = weights if "weights" in params else np.ones((n_rows, m))
+    opt = CoverageMaximizer(k=n, n_items=n, n_targets=m)
+    x = opt.solve(theta, **params)
+    gamma = data.draw(st.sampled_from([0.0, 0.1, 1.0]))
+    t = torch.as_tensor(theta).requires_grad_()
+    relaxed = opt.relax(t, gamma, **params)
+    c = torch.as_tensor(np.linspace(-1.0, 1.0, n_rows * n).reshape(n_rows, n))
+    grad, = torch.autograd.grad((relaxed * c).sum(), t)
+    for i in range(n_rows):
+        if k_rows[i] == 0:                       # nothing to choose: nothing chosen, no gradient
+            assert not x[i].any() and not relaxed[i].any() and not grad[i].any()
+            continue
+        alone = CoverageMaximizer(k=int(k_rows[i]), n_items=n, n_targets=m, weights=w_rows[i])
+        np.testing.assert_array_equal(x[i], alone.solve(theta[i]))
+        np.testing.assert_array_equal(x[i], greedy_np(theta[i].reshape(n, m), w_rows[i],
+                                                      k_rows[i]))
+        t_i = torch.as_tensor(theta[i:i + 1]).requires_grad_()
+        x_i = alone.relax(t_i, gamma)
+        grad_i, = torch.autograd.grad((x_i * c[i]).sum(), t_i)
+        np.testing.assert_allclose(relaxed[i].detach(), x_i[0].detach(), atol=1e-9)
+        np.testing.assert_allclose(grad[i], grad_i[0], rtol=1e-6, atol=1e-8)

@@ -418,3 +418,20 @@ def test_cuda_matches_cpu():
         optimizer.relax(on_cpu, 0.1).sum().backward()
         np.testing.assert_allclose(x.detach().cpu(), optimizer.relax(theta, 0.1), atol=1e-8)
         np.testing.assert_allclose(on_gpu.grad.cpu(), on_cpu.grad, atol=1e-8)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_per_row_data_match_cpu():
+    for name in ["lp-min-mixed", "shortest-path", "k-subset"]:
+        lp, b_ub, b_eq, upper = per_row_data(name, 8, seed=1)
+        theta = torch.as_tensor(np.random.default_rng(0).normal(size=(8, lp.n_vars)))
+        results = []
+        for device in ("cpu", "cuda"):
+            to = lambda a: None if a is None else torch.as_tensor(a, device=device)  # noqa
+            t = theta.to(device).requires_grad_()
+            x = lp._relax(t, 0.1, b_ub=to(b_ub), b_eq=to(b_eq), upper=to(upper))
+            assert x.device.type == device
+            x.sum().backward()
+            results.append((x.detach().cpu(), t.grad.cpu()))
+        np.testing.assert_allclose(results[1][0], results[0][0], atol=1e-8)
+        np.testing.assert_allclose(results[1][1], results[0][1], atol=1e-8)
