@@ -197,13 +197,19 @@ class Optimizer(BaseEstimator):
         """
         x_batch, _ = as_batch(x, "x", width=self.n_vars)
         theta_batch, restore = as_batch(theta, "theta", width=self.n_params)
-        if x_batch.shape[0] != theta_batch.shape[0]:
-            raise ValueError(f"x and theta must have the same number of instances (rows); "
-                             f"got shapes {tuple(x_batch.shape)} and "
-                             f"{tuple(theta_batch.shape)}.")
-        solver = self.with_n_params(theta_batch.shape[1], name="theta")
-        params = solver.check_params(params, len(theta_batch), theta_batch.device)
-        solver.check_theta(theta_batch, "theta")
+        if x_batch.shape[0] != theta_batch.shape[0] or (
+                self.is_linear and x_batch.shape != theta_batch.shape):
+            what = "shape" if self.is_linear else "number of instances (rows)"
+            raise ValueError(f"x and theta must have the same {what}; got shapes "
+                             f"{tuple(x_batch.shape)} and {tuple(theta_batch.shape)}.")
+        solver = self
+        if params:
+            solver = self.with_n_params(theta_batch.shape[1], name="theta")
+            params = solver.check_params(params, len(theta_batch), theta_batch.device)
+        if not self.is_linear:
+            # A linear objective is a dot product for any theta; others (coverage
+            # probabilities) have a domain.
+            solver.check_theta(theta_batch, "theta")
         value = solver._objective(x_batch.to(theta_batch), theta_batch, **params)
         return restore(value.unsqueeze(-1))[..., 0]
 
