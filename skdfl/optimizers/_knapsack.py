@@ -257,7 +257,7 @@ class Knapsack(Optimizer):
             raise ValueError(
                 f"the dynamic program's table would hold {entries:.4g} entries (the product "
                 f"over dimensions of min(capacity, total weight) + 1), more than the "
-                f"{MAX_TABLE_CAPACITY + 1} it can; got capacity={list(self._capacities)} and "
+                f"{MAX_TABLE_CAPACITY + 1} it can; got capacity={self._capacities.tolist()} and "
                 f"total weights {totals.tolist()}. Express weights and capacities in coarser "
                 "integer units, or solve this problem with MixedIntegerProgram.")
         return capacity
@@ -287,6 +287,47 @@ class Knapsack(Optimizer):
     def _classes(self, device):
         return self._cached(("classes", device_key(device)),
                             lambda: weight_classes(self.item_weights, device))
+
+    def pool_feasible(self, decisions, capacity=None, weights=None):
+        """Which decisions fit each instance's capacity with its weights.
+
+        A solution pool holds decisions of other instances; one suits a row
+        when ``weights @ x <= capacity`` there, in every dimension.
+
+        Parameters
+        ----------
+        decisions : Tensor of shape (n_decisions, n_items)
+            0/1 decisions.
+        capacity, weights : Tensor, optional
+            Checked per-instance parameters (see :meth:`check_params`).
+
+        Returns
+        -------
+        feasible : Tensor of shape (n_instances, n_decisions) of bool, or None
+            None without per-instance parameters: every decision of the pool
+            then fits.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from skdfl.optimizers import Knapsack
+        >>> knap = Knapsack([3, 4, 2], capacity=5)
+        >>> params = knap.check_params({"capacity": [4, 9]}, 2)
+        >>> knap.pool_feasible(torch.tensor([[1.0, 0, 1], [1, 1, 0]]), **params)
+        tensor([[False, False],
+                [ True,  True]])
+        """
+        if capacity is None and weights is None:
+            return None
+        params = {name: value for name, value in (("capacity", capacity), ("weights", weights))
+                  if value is not None}
+        n_instances = len(next(iter(params.values())))
+        device = decisions.device
+        row_weights = self._row_weights(params, device).to(torch.float64)    # (B or 1, d, n)
+        loads = row_weights @ decisions.to(device, torch.float64).T          # (B or 1, d, P)
+        room = self._row_capacity(params).to(device).unsqueeze(-1)            # (B or 1, d, 1)
+        fits = (loads <= room).all(1)
+        return fits.expand(n_instances, len(decisions))
 
     # ------------------------------------------------------------------
     # Relaxation

@@ -199,3 +199,26 @@ def test_cuda_matches_cpu():
     for given in ({"capacity": params["capacity"]}, params):
         on_gpu = knap.solve(theta.cuda(), **{k: v.cuda() for k, v in given.items()})
         torch.testing.assert_close(on_gpu.cpu(), knap.solve(theta, **given))
+
+
+def test_pool_feasible_checks_each_row_against_every_decision():
+    rng = np.random.default_rng(8)
+    decisions = torch.as_tensor(rng.integers(0, 2, size=(9, 5)), dtype=torch.float64)
+    for knap, params in (
+            (Knapsack([1, 2, 3, 4, 5], 6), {"capacity": rng.integers(0, 12, size=4)}),
+            (Knapsack([1, 2, 3, 4, 5], 6), {"weights": rng.integers(0, 5, size=(4, 5))}),
+            (Knapsack([[1, 2, 3, 4, 5], [5, 4, 3, 2, 1]], [6, 6]),
+             {"capacity": rng.integers(0, 12, size=(4, 2)),
+              "weights": rng.integers(0, 5, size=(4, 2, 5))})):
+        checked = knap.check_params(params, 4)
+        feasible = knap.pool_feasible(decisions, **checked)
+        assert feasible.shape == (4, 9) and feasible.dtype == torch.bool
+        weights = np.broadcast_to(params.get("weights", knap.weights),
+                                  (4, *np.shape(knap.weights)))
+        capacity = np.broadcast_to(params.get("capacity", knap.capacity),
+                                   (4, *np.shape(knap.capacity)))
+        for b in range(4):
+            for p in range(9):
+                load = np.atleast_2d(weights[b]) @ decisions[p].numpy()
+                assert bool(feasible[b, p]) == bool(np.all(load <= capacity[b]))
+    assert Knapsack([1, 2], 2).pool_feasible(decisions[:, :2]) is None
