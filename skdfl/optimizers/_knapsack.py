@@ -6,9 +6,9 @@ import numpy as np
 import torch
 
 from .._validation import check_scalar
+from . import _knapsack_dp
 from ._base import Optimizer, device_key
 from ._instance import first_bad_row, instance_tensor
-from . import _knapsack_dp
 from ._knapsack_dp import (MAX_TABLE_CAPACITY, solve_by_classes, solve_by_items,
                            solve_by_row_classes, weight_classes)
 from ._knapsack_relax import relax_knapsack
@@ -185,7 +185,9 @@ class Knapsack(Optimizer):
 
     def _check_tables(self, params):
         """Raise unless every row's DP table fits, naming the first row that does not."""
-        capacity, totals = self._row_capacity(params), self._row_totals(params)
+        # On the CPU: the constructor's values live there, and the check syncs anyway.
+        capacity = self._row_capacity(params).cpu()
+        totals = self._row_totals(params).cpu()
         rooms = torch.minimum(capacity, totals.to(torch.float64))
         entries = (rooms + 1.0).prod(1)
         row = first_bad_row(entries > MAX_TABLE_CAPACITY + 1)
@@ -244,6 +246,9 @@ class Knapsack(Optimizer):
     @property
     def _table_capacity(self):
         """The capacities the DP runs over: beyond the total weight nothing changes."""
+        return self._cached("table_capacity", self._checked_table_capacity)
+
+    def _checked_table_capacity(self):
         totals = self._weights_2d.sum(1)
         capacity = np.minimum(self._capacities, totals)
         entries = float(np.prod(capacity + 1.0))
@@ -285,8 +290,11 @@ class Knapsack(Optimizer):
         return solve_by_classes(values, self._classes(values.device), int(capacity[0]))
 
     def _classes(self, device):
+        # The first class's counts are built for the constructor's capacity (a
+        # pass with a larger one computes its own).
+        capacity = min(int(self._capacities[0]), int(self.item_weights.sum()), MAX_TABLE_CAPACITY)
         return self._cached(("classes", device_key(device)),
-                            lambda: weight_classes(self.item_weights, device))
+                            lambda: weight_classes(self.item_weights, capacity, device))
 
     def pool_feasible(self, decisions, capacity=None, weights=None):
         """Which decisions fit each instance's capacity with its weights.

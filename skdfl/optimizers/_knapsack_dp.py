@@ -100,16 +100,20 @@ class WeightClass:
     first: int                 # index of its first item
     items: torch.Tensor        # (n,) item indices
     steps: torch.Tensor        # (n + 1,): weight of taking m of them, m = 0..n
+    most: torch.Tensor         # (capacity + 1,): how many of them fit in c, for c up to
+                               # the capacity the classes were built for
 
 
-def weight_classes(weights, device):
+def weight_classes(weights, capacity, device):
     """Group the items by weight (one DP step per group instead of per item)."""
     classes = []
+    room = np.arange(capacity + 1)
     as_t = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
     for weight in np.unique(weights):
         items = np.flatnonzero(weights == weight)
+        most = np.minimum(room // weight, len(items)) if weight else np.full_like(room, len(items))
         classes.append(WeightClass(int(weight), int(items[0]), as_t(items),
-                                   as_t(np.arange(len(items) + 1) * int(weight))))
+                                   as_t(np.arange(len(items) + 1) * int(weight)), as_t(most)))
     return classes
 
 
@@ -157,12 +161,16 @@ def _ranked(values, cls):
     return order, top, (ranked > 0).sum(1)
 
 
-def _first_class(top, n_positive, weight, capacity):
-    """The table of the first class: by concavity, the best count within ``c`` is known."""
-    n = top.shape[1] - 1
-    room = torch.arange(capacity + 1, device=top.device)
-    most = torch.full_like(room, n) if weight == 0 else torch.clamp_max(room // weight, n)
-    count = torch.minimum(most.unsqueeze(0), n_positive.unsqueeze(1))
+def _first_class(top, n_positive, weight, capacity, most=None):
+    """The table of the first class: by concavity, the best count within ``c`` is known.
+
+    ``most[c]``, how many of the class fit in ``c``, is computed unless given.
+    """
+    if most is None or len(most) <= capacity:
+        n = top.shape[1] - 1
+        room = torch.arange(capacity + 1, device=top.device)
+        most = torch.full_like(room, n) if weight == 0 else torch.clamp_max(room // weight, n)
+    count = torch.minimum(most[:capacity + 1].unsqueeze(0), n_positive.unsqueeze(1))
     return top.gather(1, count)
 
 
@@ -199,10 +207,10 @@ def _best_count(before, top, room, steps):
     return values.masked_fill(left < 0, -torch.inf).argmax(1)
 
 
-def _chosen(taken, order, width):
+def _chosen(taken, order, width, dtype):
     """0/1 over ``width`` columns: the first ``taken`` of each row's ``order``."""
     ranks = torch.arange(order.shape[1], device=order.device)
-    chosen = (ranks < taken.unsqueeze(1)).to(torch.float64)
+    chosen = (ranks < taken.unsqueeze(1)).to(dtype)
     return chosen.new_zeros(len(chosen), width).scatter_(1, order, chosen)
 
 
@@ -219,7 +227,7 @@ def _class_pass(values, classes, capacity, room=None):
         order, top, n_positive = _ranked(values, cls)
         memory.append((best, order, top))
         if best is None:
-            best = _first_class(top, n_positive, cls.weight, capacity)
+            best = _first_class(top, n_positive, cls.weight, capacity, cls.most)
         else:
             best = _add_class(best, top, cls.weight)
     memory.append((best, *_ranked(values, classes[-1])[:2]))
@@ -236,7 +244,7 @@ def _class_pass(values, classes, capacity, room=None):
         before, order, top = kept
         taken = _best_count(before, top, room, cls.steps)
         room = room - taken * cls.weight
-        decisions[:, cls.items] = _chosen(taken, order, len(cls.items)).to(values.dtype)
+        decisions[:, cls.items] = _chosen(taken, order, len(cls.items), values.dtype)
     return decisions
 
 

@@ -222,3 +222,11 @@ def test_pool_feasible_checks_each_row_against_every_decision():
                 load = np.atleast_2d(weights[b]) @ decisions[p].numpy()
                 assert bool(feasible[b, p]) == bool(np.all(load <= capacity[b]))
     assert Knapsack([1, 2], 2).pool_feasible(decisions[:, :2]) is None
+
+
+def test_a_constructor_capacity_too_large_for_a_table_is_fine_when_overridden():
+    knap = Knapsack([4 * 10 ** 6, 5 * 10 ** 6, 6 * 10 ** 6, 3], 12 * 10 ** 6)
+    theta = np.array([[1.0, 2.0, 3.0, 4.0]])
+    with pytest.raises(ValueError, match="capacity must be at most 10000000"):
+        knap.solve(theta)
+    np.testing.assert_array_equal(knap.solve(theta, capacity=[10]), [[0, 0, 0, 1]])
