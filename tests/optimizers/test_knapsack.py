@@ -50,12 +50,12 @@ def test_matches_highs_milp_on_the_energy_sizes():
 
 
 def test_batch_in_several_passes_equals_one_pass(monkeypatch):
-    from skdfl.optimizers import _knapsack
+    from skdfl.optimizers import _knapsack_dp
     rng = np.random.default_rng(1)
     weights = rng.choice([2, 3, 3, 3, 4, 7, 7], size=20)      # classes of one and of several
     theta = rng.normal(size=(50, 20))
     whole = Knapsack(weights, 25).solve(theta)
-    monkeypatch.setattr(_knapsack, "_PASS_ENTRIES", 3 * 26)    # 3 rows per pass
+    monkeypatch.setattr(_knapsack_dp, "_PASS_ENTRIES", 3 * 26)    # 3 rows per pass
     np.testing.assert_array_equal(Knapsack(weights, 25).solve(theta), whole)
 
 
@@ -71,7 +71,8 @@ def test_capacity_beyond_the_total_weight_takes_every_positive_item():
 
 
 def test_too_large_a_table_is_a_clear_error():
-    with pytest.raises(ValueError, match="capacity must be at most 10000000 weight units"):
+    with pytest.raises(ValueError, match="capacity must be at most 10000000 weight units.*"
+                       "MixedIntegerProgram"):
         Knapsack([4 * 10 ** 6, 5 * 10 ** 6, 6 * 10 ** 6], 12 * 10 ** 6).solve(np.ones(3))
 
 
@@ -94,8 +95,10 @@ def test_torch_in_torch_out_and_float32():
 @pytest.mark.parametrize("weights, capacity, error, match", [
     ([1.5, 2], 3, ValueError, "weights must be integers"),
     ([-1, 2], 3, ValueError, "weights must be non-negative"),
-    ([[1, 2]], 3, ValueError, "weights must be a non-empty 1-D array"),
+    ([[[1, 2]]], 3, ValueError, "weights must be a non-empty 1-D array"),
     ([], 3, ValueError, "weights must be a non-empty 1-D array"),
+    ([[1, 2]], 3, ValueError, "capacity must be a sequence of n_dims=1"),
+    ([1, 2], [3], ValueError, "capacity must be one integer for 1-D weights"),
     ([1, 2], -1, ValueError, "capacity must be >= 0"),
     ([1, 2], 2.5, TypeError, "capacity must be a integer"),
 ])

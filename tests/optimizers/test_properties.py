@@ -334,3 +334,39 @@ def test_coverage_per_row_budget_and_weights_equal_each_row_alone(data):
         grad_i, = torch.autograd.grad((x_i * c[i]).sum(), t_i)
         np.testing.assert_allclose(relaxed[i].detach(), x_i[0].detach(), atol=1e-9)
         np.testing.assert_allclose(grad[i], grad_i[0], rtol=1e-6, atol=1e-8)
+
+
+@st.composite
+def knapsack_rows(draw):
+    """A knapsack (1-D or multi-dimensional) and per-row capacities and weights."""
+    n, batch = draw(st.integers(1, 6)), draw(st.integers(1, 4))
+    n_dims = draw(st.sampled_from([None, 1, 2]))          # None: 1-D weights
+    dims = () if n_dims is None else (n_dims,)
+    weights = draw(arrays(np.int64, (batch, *dims, n), elements=st.integers(0, 4)))
+    capacity = draw(arrays(np.int64, (batch, *dims), elements=st.one_of(
+        st.integers(0, 10), st.just(0), st.just(40))))
+    knapsack = Knapsack(draw(arrays(np.int64, (*dims, n), elements=st.integers(0, 4))),
+                        draw(arrays(np.int64, dims, elements=st.integers(0, 10))).tolist()
+                        if dims else draw(st.integers(0, 10)))
+    given = draw(st.sampled_from([("capacity",), ("weights",), ("capacity", "weights")]))
+    params = {name: {"capacity": capacity, "weights": weights}[name] for name in given}
+    return knapsack, params, batch, n
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_knapsack_per_row_equals_each_row_alone(data):
+    knapsack, params, batch, n = data.draw(knapsack_rows())
+    # values on a grid of halves (ties included): every sum is exact
+    theta = data.draw(arrays(np.float64, (batch, n),
+                             elements=st.sampled_from([-1.0, 0.0, 0.5, 1.0, 2.0])))
+    x = knapsack.solve(theta, **params)
+    value = knapsack.objective(x, theta, **params)
+    for b in range(batch):
+        weights = params.get("weights", np.asarray(knapsack.weights)[None].repeat(batch, 0))[b]
+        capacity = params.get("capacity", np.asarray(knapsack.capacity)[None].repeat(batch, 0))[b]
+        alone = Knapsack(weights, capacity.tolist() if np.ndim(capacity) else int(capacity))
+        expected = alone.objective(alone.solve(theta[b:b + 1]), theta[b:b + 1])[0]
+        assert np.isin(x[b], (0.0, 1.0)).all()
+        assert np.all(np.atleast_2d(weights) @ x[b] <= capacity)
+        assert value[b] == expected == float(x[b] @ theta[b])
