@@ -18,7 +18,10 @@ class PoolLoss(DecisionLoss):
     On every call the predictions are solved (through the solver the loss
     is given, so an estimator's ``solve_ratio`` applies), and the results
     and the true decisions join the pool; the loss then reads the whole
-    pool. Subclasses implement :meth:`pool_loss`.
+    pool. When that solver is a :class:`PooledSolver` on the same pool (an
+    estimator with ``solve_ratio < 1``), the solver grows the pool itself,
+    which the estimator seeded with the true decisions. Subclasses
+    implement :meth:`pool_loss`.
 
     Parameters
     ----------
@@ -87,12 +90,15 @@ class PoolLoss(DecisionLoss):
         """
         with torch.no_grad():
             x_hat = solve_finite(solver, theta_hat.detach(), **params)
-        new = torch.cat([x_true.detach().to(x_hat), x_hat])
         if self.pool is None:
             self.pool = SolutionPool(x_true.detach().to(theta_hat.device))
         elif self.pool.decisions.device != theta_hat.device:
             self.pool.decisions = self.pool.decisions.to(theta_hat.device)
-        self.pool.add(new)
+        # A PooledSolver on this same pool has added its exact solves already,
+        # and its other answers are pool entries: adding them again would only
+        # repeat the deduplication, a sort of the whole pool.
+        if getattr(solver, "pool", None) is not self.pool:
+            self.pool.add(torch.cat([x_true.detach().to(x_hat), x_hat]))
         decisions = self.pool.decisions
         if not params:
             return decisions, None
@@ -134,7 +140,9 @@ class NoiseContrastiveEstimation(PoolLoss):
     the pool, contributes zero). A maximization flips the sign. The loss is
     linear in ``theta_hat``, with the closed-form gradient
     ``x* - mean(x')``; only the pool entries that suit a row (per-instance
-    parameters) count in its mean.
+    parameters) count in its mean. Being linear it has no lower bound: in
+    training its value keeps falling as the predictions grow in scale,
+    which leaves the decisions (that depend on their direction) unharmed.
 
     Parameters
     ----------

@@ -9,7 +9,8 @@ from sklearn.model_selection import GridSearchCV, KFold
 
 from skdfl import DecisionFocusedRegressor
 from skdfl.datasets import make_shortest_path
-from skdfl.methods import ContrastiveMAP, NoiseContrastiveEstimation, SolutionPool
+from skdfl.methods import (ContrastiveMAP, NoiseContrastiveEstimation, PooledSolver,
+                           SolutionPool)
 from skdfl.methods._registry import make_loss
 from skdfl.optimizers import KSubset, ShortestPath
 from tests.methods._pool_cases import (as_set, brute_force_k_subset, call, mixed_pool_case,
@@ -96,6 +97,24 @@ def test_the_pool_grows_with_every_solve_and_is_deduplicated():
     bad[0, 0] = np.nan
     value, _ = call(loss, bad, theta, brute_force_k_subset(theta, 2))
     assert np.isnan(value) and torch.isfinite(loss.pool.decisions).all()
+
+
+@pytest.mark.parametrize("solve_ratio", [0.0, 1.0])
+def test_a_pooled_solver_on_the_same_pool_grows_it_once(solve_ratio):
+    optimizer = KSubset(k=2, n_items=5)
+    rng = np.random.RandomState(8)
+    theta, theta_hat = rng.normal(size=(6, 5)), rng.normal(size=(6, 5))
+    x_true = brute_force_k_subset(theta, 2)
+    pool = SolutionPool(torch.as_tensor(x_true))                # seeded as in training
+    solver = PooledSolver(optimizer, pool, solve_ratio, random_state=0)
+    loss = NoiseContrastiveEstimation(optimizer, pool=pool)
+    value = loss.batch_loss(torch.as_tensor(theta_hat), torch.as_tensor(theta),
+                            torch.as_tensor(x_true), solver)
+    grown = as_set(x_true) | (as_set(brute_force_k_subset(theta_hat, 2)) if solve_ratio
+                              else set())
+    assert as_set(pool.decisions) == grown
+    assert float(value) == pytest.approx(per_row_loop(nce_row(-1.0), theta_hat, theta,
+                                                      x_true, sorted(grown)))
 
 
 def test_a_given_pool_is_shared_and_grown_in_place():
@@ -203,3 +222,18 @@ def test_grid_search_over_solve_ratio_and_determinism(data, method):
                                      solve_ratio=0.5, random_state=7).fit(X, C)
             for _ in range(2)]
     np.testing.assert_array_equal(fits[0].predict(X), fits[1].predict(X))
+
+
+@pytest.mark.parametrize("method", ["nce", "cmap"])
+def test_training_with_a_k_per_row(method):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 4))
+    y = X @ rng.normal(size=(4, 8)) + 0.3 * rng.normal(size=(120, 8))
+    k = rng.randint(1, 7, size=120)
+    untrained = DecisionFocusedRegressor(KSubset(k=3), max_iter=1, learning_rate_init=1e-9,
+                                         random_state=0).fit(X[:80], y[:80], k=k[:80])
+    est = DecisionFocusedRegressor(KSubset(k=3), method=method, max_iter=15, solve_ratio=0.3,
+                                   random_state=0).fit(X[:80], y[:80], k=k[:80])
+    np.testing.assert_array_equal(est.decide(X[80:], k=k[80:]).sum(1), k[80:])
+    assert (est.score(X[80:], y[80:], k=k[80:])
+            > untrained.score(X[80:], y[80:], k=k[80:]) + 0.1)

@@ -249,3 +249,18 @@ def test_grid_search_and_determinism(data, method, grid):
                                      solve_ratio=0.5, random_state=7).fit(X, C)
             for _ in range(2)]
     np.testing.assert_array_equal(fits[0].predict(X), fits[1].predict(X))
+
+
+@pytest.mark.parametrize("method", ["ltr-point", "ltr-pair", "ltr-list"])
+def test_training_with_a_k_per_row(method):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 4))
+    y = X @ rng.normal(size=(4, 8)) + 0.3 * rng.normal(size=(120, 8))
+    k = rng.randint(1, 7, size=120)
+    untrained = DecisionFocusedRegressor(KSubset(k=3), max_iter=1, learning_rate_init=1e-9,
+                                         random_state=0).fit(X[:80], y[:80], k=k[:80])
+    est = DecisionFocusedRegressor(KSubset(k=3), method=method, max_iter=15, solve_ratio=0.3,
+                                   random_state=0).fit(X[:80], y[:80], k=k[:80])
+    np.testing.assert_array_equal(est.decide(X[80:], k=k[80:]).sum(1), k[80:])
+    assert (est.score(X[80:], y[80:], k=k[80:])
+            > untrained.score(X[80:], y[80:], k=k[80:]) + 0.1)
