@@ -7,10 +7,12 @@ Each method is a torch module usable on its own (``SPOPlus``,
 
 from ._base import DecisionLoss, DecisionRegret
 from ._blackbox import BlackboxDifferentiation, BlackboxRegret
+from ._contrastive import ContrastiveMAP, NoiseContrastiveEstimation, PoolLoss
 from ._imle import IMLE, ImleRegret
 from ._noise import gumbel_noise, standard_gamma, sum_of_gamma_noise
 from ._perturbed import PerturbedFenchelYoung
 from ._pool import PooledSolver, SolutionPool
+from ._ranking import ListwiseRankingLoss, PairwiseRankingLoss, PointwiseRankingLoss
 from ._relaxation import Relaxation, RelaxationRegret
 from ._spo import SPOPlus
 from ._taskmet import (ConditionalMetric, DiagonalMetric, conjugate_gradient,
@@ -22,4 +24,6 @@ __all__ = ["DecisionLoss", "DecisionRegret", "BlackboxDifferentiation", "Blackbo
            "RelaxationRegret", "SolutionPool",
            "SPOPlus", "SquaredError", "LogLoss",
            "gumbel_noise", "standard_gamma", "sum_of_gamma_noise", "ConditionalMetric",
-           "DiagonalMetric", "conjugate_gradient", "implicit_metric_gradient"]
+           "DiagonalMetric", "conjugate_gradient", "implicit_metric_gradient",
+           "NoiseContrastiveEstimation", "ContrastiveMAP", "PoolLoss",
+           "PointwiseRankingLoss", "PairwiseRankingLoss", "ListwiseRankingLoss"]

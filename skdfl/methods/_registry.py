@@ -10,8 +10,10 @@ table, so adding a method is one loss module and one row here.
 from dataclasses import dataclass
 
 from ._blackbox import BlackboxRegret
+from ._contrastive import ContrastiveMAP, NoiseContrastiveEstimation
 from ._imle import ImleRegret
 from ._perturbed import PerturbedFenchelYoung
+from ._ranking import ListwiseRankingLoss, PairwiseRankingLoss, PointwiseRankingLoss
 from ._relaxation import RelaxationRegret, has_relaxation
 from ._spo import SPOPlus
 from ._two_stage import LogLoss, SquaredError
@@ -70,6 +72,16 @@ METHOD_TABLE = (
            "perturb-and-MAP with implicit maximum-likelihood gradients (Niepert et al.)"),
     Method("fy", PerturbedFenchelYoung, ("sigma", "n_samples", "generator"),
            "a linear objective", "perturbed Fenchel-Young loss, Gaussian noise (Berthet et al.)"),
+    Method("nce", NoiseContrastiveEstimation, ("pool",), "a linear objective",
+           "contrast the true decision with every pooled decision (Mulamba et al.)"),
+    Method("cmap", ContrastiveMAP, ("pool",), "a linear objective",
+           "contrast the true decision with the best pooled decision (Mulamba et al.)"),
+    Method("ltr-point", PointwiseRankingLoss, ("pool",), "a linear objective",
+           "regress the objective values of pooled decisions (Mandi et al.)"),
+    Method("ltr-pair", PairwiseRankingLoss, ("pool",), "a linear objective",
+           "rank the truly best pooled decision above each worse one (Mandi et al.)"),
+    Method("ltr-list", ListwiseRankingLoss, ("tau", "pool"), "a linear objective",
+           "match softmax distributions over pooled decisions, temperature tau (Mandi et al.)"),
     Method("relaxation", RelaxationRegret, ("gamma",), "relax or an LP form",
            "regret of a smooth relaxation: QP for LPs, multilinear for coverage (Wilder et al.)"),
     Method("taskmet", _NOT_BUILT_HERE, (), "spo+ or relaxation",
