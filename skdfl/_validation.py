@@ -69,7 +69,9 @@ def check_scalar(value, name, *, kind=numbers.Real, low=None, high=None,
     if value is None and allow_none:
         return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, kind):
-        raise TypeError(f"{name} must be a {_kind_name(kind)}; got {value!r} "
+        kind_name = _kind_name(kind)
+        article = "an" if kind_name[0] in "aeiou" else "a"
+        raise TypeError(f"{name} must be {article} {kind_name}; got {value!r} "
                         f"of type {type(value).__name__}.")
     if isinstance(value, numbers.Real) and not np.isfinite(value):
         raise ValueError(f"{name} must be finite; got {value!r}.")

@@ -147,7 +147,9 @@ class DecisionFocusedBase(BaseEstimator):
         check_solve_ratio(self.solve_ratio)
         for name in ("lambd", "tau", "sigma", "learning_rate_init", "metric_learning_rate"):
             check_scalar(getattr(self, name), name, **positive)
-        for name in ("n_samples", "batch_size", "max_iter", "n_iter_no_change", "inner_steps",
+        check_scalar(self.n_iter_no_change, "n_iter_no_change", kind=numbers.Integral, low=1,
+                     allow_none=True)
+        for name in ("n_samples", "batch_size", "max_iter", "inner_steps",
                      "cg_iter"):
             check_scalar(getattr(self, name), name, kind=numbers.Integral, low=1)
         for name in ("alpha", "tol", "cg_damping"):
@@ -329,7 +331,7 @@ class DecisionFocusedBase(BaseEstimator):
         layout = TargetLayout(y.shape[1], x_true.shape[1], params)
 
         callbacks = [("divergence", DivergenceCheck(self.method_))]
-        train_split = None
+        train_split, train_decisions = None, x_true
         if self.early_stopping:
             train, valid = train_test_split(np.arange(len(X)),
                                             test_size=self.validation_fraction,
@@ -345,19 +347,21 @@ class DecisionFocusedBase(BaseEstimator):
                 take_rows(params, torch.as_tensor(valid, device=device)))))
             monitor = "valid_regret"
             features, target = features[train], target[train]
+            train_decisions = x_true[train]   # the pool must not see validation optima
         else:
             monitor = "train_loss"
-        callbacks.append(("early_stopping", EarlyStopping(
-            monitor=monitor, patience=self.n_iter_no_change, threshold=self.tol,
-            threshold_mode="abs", lower_is_better=True, load_best=self.early_stopping,
-            sink=print if self.verbose else _silent)))
+        if self.n_iter_no_change is not None:
+            callbacks.append(("early_stopping", EarlyStopping(
+                monitor=monitor, patience=self.n_iter_no_change, threshold=self.tol,
+                threshold_mode="abs", lower_is_better=True, load_best=self.early_stopping,
+                sink=print if self.verbose else _silent)))
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
         callbacks += extra_callbacks
 
         with _seeded(seed, device):
             criterion, net_class, net_params = self._criterion_and_net(
-                x_true, device, seed, X.shape[1], layout)
+                train_decisions, device, seed, X.shape[1], layout)
             self.net_ = net_class(
                 module=self._build_module(X.shape[1], y.shape[1]),
                 criterion=criterion,
@@ -390,7 +394,7 @@ class DecisionFocusedBase(BaseEstimator):
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None
-        if self.n_iter_ == self.max_iter:
+        if self.n_iter_ == self.max_iter and self.n_iter_no_change is not None:
             warnings.warn(f"{type(self).__name__} reached max_iter={self.max_iter} epochs "
                           "before the monitored loss stopped improving.", ConvergenceWarning)
 

@@ -88,8 +88,10 @@ SHARED_PARAMETERS = """optimizer : Optimizer
         the training loss has not improved by ``tol`` for that many epochs.
     validation_fraction : float, default=0.1
         Fraction of instances held out for early stopping.
-    n_iter_no_change : int, default=10
-        Patience of the stopping rule, in epochs.
+    n_iter_no_change : int or None, default=10
+        Patience of the stopping rule, in epochs. None trains exactly
+        ``max_iter`` epochs (a fixed budget: no stopping rule, no
+        ``ConvergenceWarning``).
     tol : float, default=1e-4
         Smallest improvement that counts.
     callbacks : list of skorch callbacks, default=None

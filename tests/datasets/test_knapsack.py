@@ -101,7 +101,7 @@ def test_make_knapsack_several_dimensions_equal_pyepo():
     ({"capacity": (1.5, 3)}, ValueError, r"capacity must be a pair \(low, high\) of integers"),
     ({"capacity": (1, 2, 3)}, ValueError, r"capacity must be a pair"),
     ({"n_dims": 0}, ValueError, "n_dims must be >= 1"),
-    ({"n_dims": 1.5}, TypeError, "n_dims must be a integer"),
+    ({"n_dims": 1.5}, TypeError, "n_dims must be an integer"),
 ])
 def test_make_knapsack_new_argument_errors(kwargs, error, match):
     with pytest.raises(error, match=match):

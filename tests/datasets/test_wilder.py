@@ -112,7 +112,7 @@ def test_bipartite_matching_rate_and_determinism():
 
 @pytest.mark.parametrize("maker, kwargs, message", [
     (make_budget_allocation, dict(n_samples=0), "n_samples must be >= 1"),
-    (make_budget_allocation, dict(n_samples=2.5), "n_samples must be a integer"),
+    (make_budget_allocation, dict(n_samples=2.5), "n_samples must be an integer"),
     (make_budget_allocation, dict(n_samples=5, n_channels=0), "n_channels must be >= 1"),
     (make_budget_allocation, dict(n_samples=5, n_customers=0), "n_customers must be >= 1"),
     (make_budget_allocation, dict(n_samples=5, n_features=0), "n_features must be >= 1"),

@@ -198,7 +198,7 @@ def test_negative_costs_on_the_grid_are_solved(misspecified):
     ({"optimizer": "shortest path"}, TypeError, "optimizer must be an skdfl Optimizer"),
     ({"lambd": 0}, ValueError, "lambd must be > 0.0; got 0"),
     ({"batch_size": 0}, ValueError, "batch_size must be >= 1; got 0"),
-    ({"batch_size": 2.5}, TypeError, "batch_size must be a integer"),
+    ({"batch_size": 2.5}, TypeError, "batch_size must be an integer"),
     ({"learning_rate_init": -1.0}, ValueError, "learning_rate_init must be > 0.0"),
     ({"max_iter": 0}, ValueError, "max_iter must be >= 1"),
     ({"validation_fraction": 1.0}, ValueError, "validation_fraction must be <= 0.99"),
@@ -334,3 +334,14 @@ def test_out_activation_keeps_predictions_in_the_unit_interval(out_activation):
     assert est.decide(X).sum(axis=1).max() <= 2
     with pytest.raises(ValueError, match="out_activation must be one of"):
         DecisionFocusedRegressor(coverage, out_activation="relu", max_iter=1).fit(X, y)
+
+
+def test_a_fixed_epoch_budget_runs_every_epoch_without_warning():
+    import warnings
+
+    X, C = make_shortest_path(60, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = DecisionFocusedRegressor(GRID, n_iter_no_change=None, tol=1e6, max_iter=4,
+                                       random_state=0).fit(X, C)
+    assert est.n_iter_ == 4 and len(est.loss_curve_) == 4

@@ -200,5 +200,5 @@ def test_imle_parameter_errors(params, match):
 def test_fenchel_young_parameter_errors():
     with pytest.raises(ValueError, match="sigma must be > 0"):
         PerturbedFenchelYoung(KSubset(k=1), sigma=0.0)
-    with pytest.raises(TypeError, match="n_samples must be a integer"):
+    with pytest.raises(TypeError, match="n_samples must be an integer"):
         PerturbedFenchelYoung(KSubset(k=1), n_samples=1.5)

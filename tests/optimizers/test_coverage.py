@@ -300,9 +300,9 @@ def test_bad_per_row_values_name_the_argument_and_row(params, match):
 @pytest.mark.parametrize("params, error, match", [
     (dict(k=4, n_items=3, n_targets=2), ValueError, "k must be at most n_items=3"),
     (dict(k=0, n_items=3, n_targets=2), ValueError, "k must be >= 1"),
-    (dict(k=1.5, n_items=3, n_targets=2), TypeError, "k must be a integer"),
+    (dict(k=1.5, n_items=3, n_targets=2), TypeError, "k must be an integer"),
     (dict(k=1, n_items=0, n_targets=2), ValueError, "n_items must be >= 1"),
-    (dict(k=1, n_items=3, n_targets=None), TypeError, "n_targets must be a integer"),
+    (dict(k=1, n_items=3, n_targets=None), TypeError, "n_targets must be an integer"),
     (dict(k=1, n_items=3, n_targets=2, weights=[1.0, -1.0]), ValueError,
      "weights must be finite and non-negative"),
     (dict(k=1, n_items=3, n_targets=2, weights=[1.0, np.nan]), ValueError,

@@ -100,7 +100,7 @@ def test_torch_in_torch_out_and_float32():
     ([[1, 2]], 3, ValueError, "capacity must be a sequence of n_dims=1"),
     ([1, 2], [3], ValueError, "capacity must be one integer for 1-D weights"),
     ([1, 2], -1, ValueError, "capacity must be >= 0"),
-    ([1, 2], 2.5, TypeError, "capacity must be a integer"),
+    ([1, 2], 2.5, TypeError, "capacity must be an integer"),
 ])
 def test_bad_parameters(weights, capacity, error, match):
     with pytest.raises(error, match=match):
