@@ -93,7 +93,7 @@ class PoolLoss(DecisionLoss):
         if self.pool is None:
             self.pool = SolutionPool(x_true.detach().to(theta_hat.device))
         elif self.pool.decisions.device != theta_hat.device:
-            self.pool.decisions = self.pool.decisions.to(theta_hat.device)
+            self.pool.to(theta_hat.device)
         # A PooledSolver on this same pool has added its exact solves already,
         # and its other answers are pool entries: adding them again would only
         # repeat the deduplication, a sort of the whole pool.

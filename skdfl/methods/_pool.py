@@ -45,16 +45,48 @@ class SolutionPool:
 
     def __init__(self, decisions):
         self.decisions = _distinct(decisions.detach())
+        # An integer decision's key: its product with a fixed random integer
+        # vector, in exact (wrapping) int64 arithmetic, so the same decision
+        # always gets the same key; distinct ones collide with a chance of
+        # about 2**-64. A new batch is then checked against the pool in time
+        # linear in the pool, instead of sorting the whole pool again.
+        probe = torch.Generator().manual_seed(0)
+        self._probe = torch.randint(1, 2 ** 62, (self.decisions.shape[1],), generator=probe,
+                                    dtype=torch.int64).to(self.decisions.device)
+        self._keys = self._key(self.decisions)
+
+    def _key(self, decisions):
+        """Keys of integer decisions, or None when some entry is fractional."""
+        if not bool((decisions == decisions.round()).all()):
+            return None
+        return (decisions.round().to(torch.int64) * self._probe).sum(-1)
 
     def __len__(self):
         return self.decisions.shape[0]
 
+    def to(self, device):
+        """Move the pool to ``device`` (in place); returns the pool."""
+        self.decisions = self.decisions.to(device)
+        self._probe = self._probe.to(device)
+        if self._keys is not None:
+            self._keys = self._keys.to(device)
+        return self
+
     def add(self, decisions):
         """Add decisions (rows with NaN, from diverging predictions, are skipped)."""
         decisions = decisions.detach().to(self.decisions)
-        decisions = decisions[torch.isfinite(decisions).all(-1)]
-        if len(decisions):
+        decisions = _distinct(decisions[torch.isfinite(decisions).all(-1)])
+        if not len(decisions):
+            return
+        keys = self._key(decisions)
+        if keys is None or self._keys is None:       # fractional decisions: sort them all
             self.decisions = _distinct(torch.cat([self.decisions, decisions]))
+            self._keys = self._key(self.decisions)
+            return
+        new = ~torch.isin(keys, self._keys)
+        if bool(new.any()):
+            self.decisions = torch.cat([self.decisions, decisions[new]])
+            self._keys = torch.cat([self._keys, keys[new]])
 
     def best(self, theta, sign, feasible=None):
         """The pool's best decision for each row of ``theta`` under ``sign * theta @ x``.
