@@ -1,7 +1,6 @@
 """Adaptive I-MLE: the target distribution's step tuned during training (Minervini et al., 2023)."""
 
 import math
-import numbers
 
 import torch
 
