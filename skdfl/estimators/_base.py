@@ -32,7 +32,8 @@ from ._targets import TargetLayout, pack_target
 from ._taskmet_net import TaskMetCriterion, TaskMetNet
 
 #: Estimator parameters a method may read (see ``skdfl.methods._registry``).
-METHOD_HYPERPARAMETERS = ("gamma", "lambd", "noise", "tau", "n_samples", "sigma")
+METHOD_HYPERPARAMETERS = ("gamma", "lambd", "noise", "tau", "n_samples", "sigma",
+                          "finite_difference")
 
 #: Instances per chunk in predict, decide and score (bounded working memory).
 CHUNK_SIZE = 65536
@@ -93,7 +94,8 @@ class DecisionFocusedBase(BaseEstimator):
     _out_activations = tuple(OUT_ACTIVATIONS)
 
     def __init__(self, optimizer, *, method="auto", gamma=0.1, lambd=10.0, noise="sog",
-                 tau=1.0, n_samples=1, sigma=1.0, solve_ratio=1.0, metric="diagonal",
+                 tau=1.0, n_samples=1, sigma=1.0, finite_difference="central",
+                 solve_ratio=1.0, metric="diagonal",
                  metric_learning_rate=0.01, inner_steps=1, cg_iter=10, cg_damping=1e-3,
                  per_item=False, hidden_layer_sizes=(), activation="relu", out_activation=None,
                  alpha=0.0,
@@ -108,6 +110,7 @@ class DecisionFocusedBase(BaseEstimator):
         self.tau = tau
         self.n_samples = n_samples
         self.sigma = sigma
+        self.finite_difference = finite_difference
         self.solve_ratio = solve_ratio
         self.metric = metric
         self.metric_learning_rate = metric_learning_rate
@@ -159,6 +162,7 @@ class DecisionFocusedBase(BaseEstimator):
                      low_inclusive=False, high=0.99)
         if self.noise is not None:
             check_option(self.noise, "noise", ("sog", "gumbel"))
+        check_option(self.finite_difference, "finite_difference", ("backward", "central"))
         check_option(self.metric, "metric", METRICS)
         check_option(self.activation, "activation", ACTIVATIONS)
         if self.out_activation is not None:

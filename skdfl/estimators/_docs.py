@@ -2,47 +2,78 @@
 
 SHARED_PARAMETERS = """optimizer : Optimizer
         The decision problem, e.g. ``ShortestPath(grid=(5, 5))``.
-    method : {"auto", "two-stage", "spo+", "dbb", "imle", "fy", "relaxation", \
-"taskmet"}, default="auto"
+    method : {"auto", "two-stage", "spo+", "dbb", "nid", "imle", "aimle", "fy", \
+"fy-mul", "dpo", "dpo-mul", "pg", "nce", "cmap", "ltr-point", "ltr-pair", \
+"ltr-list", "relaxation", "taskmet"} or DecisionLoss, default="auto"
         How the model is trained: ``"two-stage"`` fits ``theta`` for accuracy
         (squared error for a regressor, log-loss for a classifier); ``"spo+"``
         minimizes the SPO+ surrogate of regret; ``"dbb"`` minimizes regret with
-        blackbox-differentiation gradients; ``"imle"`` with implicit
-        maximum-likelihood gradients of perturbed decisions; ``"fy"``
-        minimizes the perturbed Fenchel-Young loss; ``"relaxation"`` minimizes
-        the regret of the decisions of the optimizer's continuous relaxation
+        blackbox-differentiation gradients; ``"nid"`` with the solver's
+        backward pass taken as the negative identity (Sahoo et al. 2023);
+        ``"imle"`` with implicit maximum-likelihood gradients of perturbed
+        decisions, and ``"aimle"`` with their adaptive variant, whose step
+        follows a target gradient density (Minervini et al. 2023); ``"fy"``
+        minimizes the perturbed Fenchel-Young loss (``"fy-mul"``: with
+        multiplicative noise); ``"dpo"`` minimizes the regret of the
+        expected decision under Gaussian noise (``"dpo-mul"``: multiplicative
+        noise; Berthet et al. 2020); ``"pg"`` minimizes a perturbation-gradient
+        loss, a finite difference of the optimal value along the true
+        parameters (Huang & Gupta 2024); ``"nce"`` and ``"cmap"`` contrast the
+        true decision with the decisions of a solution pool (all of them, or
+        the best under the predictions; Mulamba et al. 2021), and
+        ``"ltr-point"``, ``"ltr-pair"`` and ``"ltr-list"`` learn to rank the
+        pool's decisions by their true objective (pointwise, pairwise,
+        listwise; Mandi et al. 2022); ``"relaxation"`` minimizes the regret
+        of the decisions of the optimizer's continuous relaxation
         (Wilder et al. 2019; for a linear program ``theta @ x - gamma *
         ||x||^2``, for coverage the multilinear extension), deciding exactly
         at test time; ``"taskmet"`` learns a metric-weighted prediction loss
         whose minimizer decides well (Bansal et al. 2023); ``"auto"`` is
         ``"spo+"`` for linear problems and ``"relaxation"`` for the others that
-        have a relaxation. ``"spo+"``, ``"dbb"``, ``"imle"`` and ``"fy"``
-        need a linear objective solved exactly at parameters of either sign
-        (not a shortest path on a graph with a cycle).
+        have a relaxation. Every method from ``"spo+"`` to ``"ltr-list"`` needs a
+        linear objective solved exactly at parameters of either sign (not a
+        shortest path on a graph with a cycle), except ``"fy-mul"`` and
+        ``"dpo-mul"``, whose noise keeps each parameter's sign: they train
+        there too with non-negative predictions
+        (``out_activation="softplus"``). A
+        :class:`~skdfl.methods.DecisionLoss` instance is a loss of one's own.
     gamma : float, default=0.1
         Weight of the quadratic term of ``"relaxation"`` (0 is allowed for
         coverage, whose relaxation needs no regularization). Like every scale
         below it acts on the internally rescaled targets (``target_scale_``),
         so one value suits raw data of any scale.
     lambd : float, default=10.0
-        Scale of ``"dbb"`` and ``"imle"`` (their gradients are divided by it).
+        Scale of ``"dbb"`` and ``"imle"`` (their gradients are divided by it);
+        for ``"aimle"`` the initial step relative to the predictions (the
+        target parameters lie ``lambd * ||theta_hat||`` away), which then
+        adapts during training.
     noise : {"sog", "gumbel"} or None, default="sog"
-        Perturbation of ``"imle"``: sum-of-Gamma (sized by the mean number of
-        non-zeros of the true decisions), Gumbel, or none.
+        Perturbation of ``"imle"`` and ``"aimle"``: sum-of-Gamma (sized by the
+        mean number of non-zeros of the true decisions), Gumbel, or none.
     tau : float, default=1.0
-        Temperature of the ``"imle"`` noise.
+        Temperature of the ``"imle"`` and ``"aimle"`` noise, and of the
+        softmax of ``"ltr-list"``.
     n_samples : int, default=1
-        Perturbations per instance and step for ``"imle"`` and ``"fy"``, all
-        solved in one batched call.
+        Perturbations per instance and step for ``"imle"``, ``"aimle"``,
+        ``"fy"``, ``"fy-mul"``, ``"dpo"`` and ``"dpo-mul"``, all solved in one
+        batched call.
     sigma : float, default=1.0
-        Scale of the Gaussian perturbation of ``"fy"``.
+        Scale of the Gaussian perturbation of ``"fy"`` and ``"dpo"`` (of its
+        logarithm for ``"fy-mul"`` and ``"dpo-mul"``: the parameters are
+        multiplied by ``exp(sigma Z - sigma^2 / 2)``), and the
+        finite-difference step of ``"pg"`` (relative to the true parameters).
+    finite_difference : {"central", "backward"}, default="central"
+        The finite difference of ``"pg"`` (its PGC and PGB losses) and of
+        ``"aimle"`` (two-sided or one-sided, as ``"imle"``): central trained
+        better on the synthetic shortest paths; backward solves less for
+        ``"aimle"``.
     solve_ratio : float, default=1.0
         Fraction of the solver calls of training made by the optimizer
-        (every method that solves: ``"spo+"``, ``"dbb"``, ``"imle"``,
-        ``"fy"``); the others take, for each instance, the best decision of a
-        pool that starts with the training set's optimal decisions and grows
-        with every solve (Mulamba et al. 2021): one batched product and
-        arg-max, far cheaper than an integer program. With per-instance
+        (every method that solves, ``"spo+"`` to ``"ltr-list"`` above); the others
+        take, for each instance, the best decision of a pool that starts
+        with the training set's optimal decisions and grows with every solve
+        (Mulamba et al. 2021): one batched product and arg-max, far cheaper
+        than an integer program. With per-instance
         parameters a pooled decision is used only where the optimizer can
         check that it suits the row (``KSubset``, ``Knapsack``); elsewhere
         ``solve_ratio < 1`` is refused.

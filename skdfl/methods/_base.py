@@ -15,7 +15,7 @@ def check_optimizer(optimizer):
     return optimizer
 
 
-def check_perturbable(optimizer, method):
+def check_perturbable(optimizer, method, keeps_sign=False):
     """Raise unless a perturbation method can train through ``optimizer``.
 
     It must be an skdfl :class:`Optimizer` (``TypeError``), linear, and solve
@@ -23,19 +23,36 @@ def check_perturbable(optimizer, method):
     methods solve at ``2 theta_hat - theta``, ``theta_hat + lambd * dL/dx``
     or ``theta_hat + noise``, which can be negative wherever the costs are
     not, and on a graph with a cycle a negative cost has no shortest path.
+    A method whose perturbations keep every parameter's sign
+    (``keeps_sign``: multiplicative noise) needs only linearity; it then
+    checks the signs of the predictions (:func:`check_signs`).
     """
     if not check_optimizer(optimizer).is_linear:
         raise ValueError(
             f"method {method!r} needs a linear optimizer (objective theta @ x); "
             f"{type(optimizer).__name__} is not linear. Use method='relaxation' or "
             "'two-stage'.")
-    if not optimizer.any_sign:
+    if not (optimizer.any_sign or keeps_sign):
         raise ValueError(
             f"method {method!r} solves at shifted or noisy parameters, which can be "
             f"negative, and the optimizer {type(optimizer).__name__} solves exactly only "
             "non-negative ones (a graph with a cycle). Use method='relaxation' or "
             "'two-stage', or a graph without cycles.")
     return optimizer
+
+
+def check_signs(solver, theta_hat, method):
+    """Refuse negative predictions where ``solver`` solves only non-negative parameters.
+
+    For the methods whose perturbations keep each parameter's sign: on a
+    graph with a cycle they train as long as the predictions are
+    non-negative. (NaN passes, to propagate.)
+    """
+    if not solver.any_sign and bool((theta_hat < 0).any()):
+        raise ValueError(
+            f"method {method!r} got negative predictions, and {type(solver).__name__} solves "
+            "exactly only non-negative parameters here (a graph with a cycle). Keep the "
+            "predictions positive, e.g. with out_activation='softplus'.")
 
 
 def check_predictions(optimizer, theta_hat, name="theta_hat"):
@@ -109,6 +126,8 @@ class DecisionLoss(nn.Module):
 
     #: Whether the method needs ``optimizer.is_linear`` (and ``any_sign``: it perturbs).
     needs_linear = False
+    #: Whether its perturbations keep every parameter's sign (then ``any_sign`` is not needed).
+    keeps_sign = False
     #: Whether the loss uses the true optimal decisions ``x_true``.
     needs_decisions = True
     #: The name of the predictions in error messages.
@@ -117,7 +136,7 @@ class DecisionLoss(nn.Module):
     def __init__(self, optimizer):
         super().__init__()
         if self.needs_linear:
-            check_perturbable(optimizer, self.method_name)
+            check_perturbable(optimizer, self.method_name, keeps_sign=self.keeps_sign)
         self.optimizer = check_optimizer(optimizer)
 
     method_name = None

@@ -82,10 +82,13 @@ class IMLE(torch.nn.Module):
     tensor([[ 0.,  1., -1.]])
     """
 
+    #: The method name in error messages.
+    _method = "imle"
+
     def __init__(self, optimizer, lambd=10.0, noise="sog", tau=1.0, n_samples=1, k=None,
                  generator=None):
         super().__init__()
-        self.optimizer = check_perturbable(optimizer, "imle")
+        self.optimizer = check_perturbable(optimizer, self._method)
         self.lambd = check_scalar(lambd, "lambd", low=0.0, low_inclusive=False)
         self.noise = noise if noise is None else check_option(noise, "noise", NOISES[:2])
         self.tau = check_scalar(tau, "tau", low=0.0, low_inclusive=False)
@@ -110,11 +113,15 @@ class IMLE(torch.nn.Module):
 
     def decide_batch(self, theta_hat, solver, **params):
         """Mean perturbed decisions of a checked 2-D batch (``solver``: the bound optimizer)."""
-        k = self._solution_size(theta_hat, solver, params) if self.noise == "sog" else 1.0
-        noise = draw_noise(self.noise, (self.n_samples, *theta_hat.shape), scale=self.tau,
-                           k=k, generator=self.generator, device=theta_hat.device,
-                           dtype=theta_hat.dtype)
+        noise = self._draw_noise(theta_hat, solver, params)
         return _ImleSolve.apply(theta_hat, solver, self.lambd, noise, params)
+
+    def _draw_noise(self, theta_hat, solver, params):
+        """The perturbations of a batch, shape (n_samples, *theta_hat.shape)."""
+        k = self._solution_size(theta_hat, solver, params) if self.noise == "sog" else 1.0
+        return draw_noise(self.noise, (self.n_samples, *theta_hat.shape), scale=self.tau,
+                          k=k, generator=self.generator, device=theta_hat.device,
+                          dtype=theta_hat.dtype)
 
 
 class ImleRegret(DecisionRegret):

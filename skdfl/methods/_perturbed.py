@@ -1,4 +1,9 @@
-"""Perturbed optimizers: the Fenchel-Young loss of Berthet et al. (2020)."""
+"""Perturbed optimizers of Berthet et al. (2020): the expected decision and the Fenchel-Young loss.
+
+Additive noise perturbs ``theta_hat + sigma Z``; multiplicative noise
+``theta_hat * exp(sigma Z - sigma^2 / 2)`` (mean one, each parameter keeping
+its sign), with ``Z`` standard Gaussian.
+"""
 
 import numbers
 
@@ -6,27 +11,9 @@ import torch
 
 from .._validation import check_scalar
 from ..optimizers._instance import repeat_rows
-from ._base import DecisionLoss, solve_finite
+from ._base import (DecisionLoss, DecisionRegret, check_layer_inputs, check_perturbable,
+                    check_signs, solve_finite)
 from ._noise import draw_noise
-
-
-def solve_perturbed(optimizer, theta, noise, **params):
-    """Decisions at ``theta + noise`` for every sample in one batched solver call.
-
-    Parameters
-    ----------
-    optimizer : Optimizer
-    theta : Tensor of shape (B, n_params)
-    noise : Tensor of shape (S, B, n_params)
-    **params : Tensor
-        Checked per-instance parameters of the B instances.
-
-    Returns
-    -------
-    decisions : Tensor of shape (S, B, n_vars)
-        NaN where ``theta + noise`` has a NaN or inf.
-    """
-    return solve_stacked(optimizer, theta.unsqueeze(0) + noise, **params)
 
 
 def solve_stacked(optimizer, thetas, **params):
@@ -42,6 +29,29 @@ def solve_stacked(optimizer, thetas, **params):
     return decisions.reshape(samples, batch, decisions.shape[-1])
 
 
+def perturb(theta, noise, sigma, multiplicative):
+    """``theta`` perturbed by standard Gaussian ``noise`` (S, B, n), additively or not."""
+    if multiplicative:
+        return theta * multiplicative_factor(noise, sigma)
+    return theta + sigma * noise
+
+
+def multiplicative_factor(noise, sigma):
+    """``exp(sigma Z - sigma^2 / 2)``: log-normal, mean one."""
+    return torch.exp(sigma * noise - sigma ** 2 / 2)
+
+
+def _check_flag(value, name):
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False; got {value!r}.")
+    return value
+
+
+def _standard_normal(generator, shape, like):
+    return draw_noise("normal", shape, generator=generator, device=like.device,
+                      dtype=like.dtype)
+
+
 class PerturbedFenchelYoung(DecisionLoss):
     """The perturbed Fenchel-Young loss with Gaussian noise.
 
@@ -52,21 +62,33 @@ class PerturbedFenchelYoung(DecisionLoss):
     the expected perturbed decision towards the true optimal one. All
     ``n_samples`` draws of a batch are solved in one batched call.
 
+    With ``multiplicative=True`` (``method="fy-mul"``) the perturbed
+    parameters are ``theta_hat * M``, ``M = exp(sigma Z - sigma^2 / 2)``:
+    the loss ``E[max_x (theta_hat * M) @ x] - theta_hat @ x*`` is still
+    convex and non-negative (``E[M] = 1``), with the gradient
+    ``E[M * solve(theta_hat * M)] - x*``. The noise scales with each
+    parameter and keeps its sign, so an optimizer exact only at
+    non-negative parameters (a graph with a cycle) trains too, given
+    non-negative predictions.
+
     Parameters
     ----------
     optimizer : Optimizer
         A linear decision problem.
     sigma : float, default=1.0
-        Scale of the Gaussian perturbation.
+        Scale of the Gaussian perturbation (of its logarithm, multiplicative).
     n_samples : int, default=1
         Monte-Carlo draws per instance and step.
+    multiplicative : bool, default=False
+        Multiplicative log-normal noise instead of additive Gaussian noise.
     generator : torch.Generator, optional
         Source of the perturbations (torch's global generator when None).
 
     References
     ----------
     Q. Berthet et al., "Learning with Differentiable Perturbed Optimizers",
-    NeurIPS 2020.
+    NeurIPS 2020. Multiplicative noise: G. Dalle et al., "Learning with
+    Combinatorial Optimization Layers: a Probabilistic Approach", 2022.
 
     Examples
     --------
@@ -80,25 +102,197 @@ class PerturbedFenchelYoung(DecisionLoss):
     >>> loss(theta_hat, theta).backward()
     >>> theta_hat.grad          # raise item 0, lower item 1
     tensor([[-1.,  1.]])
+    >>> fy_mul = PerturbedFenchelYoung(KSubset(k=1), sigma=0.1, n_samples=100,
+    ...                                multiplicative=True)
+    >>> float(fy_mul(theta, theta))                     # right choice: zero loss
+    0.0
     """
 
-    method_name = "fy"
     needs_linear = True
 
-    def __init__(self, optimizer, sigma=1.0, n_samples=1, generator=None):
+    def __init__(self, optimizer, sigma=1.0, n_samples=1, multiplicative=False,
+                 generator=None):
+        # Read by the optimizer check of DecisionLoss.__init__.
+        self.multiplicative = _check_flag(multiplicative, "multiplicative")
         super().__init__(optimizer)
         self.sigma = check_scalar(sigma, "sigma", low=0.0, low_inclusive=False)
         self.n_samples = check_scalar(n_samples, "n_samples", kind=numbers.Integral, low=1)
         self.generator = generator
 
+    @property
+    def method_name(self):
+        return "fy-mul" if self.multiplicative else "fy"
+
+    @property
+    def keeps_sign(self):
+        return self.multiplicative
+
     def batch_loss(self, theta_hat, theta, x_true, solver, **params):
-        noise = draw_noise("normal", (self.n_samples, *theta_hat.shape), scale=self.sigma,
-                           generator=self.generator, device=theta_hat.device,
-                           dtype=theta_hat.dtype)
+        if self.multiplicative:
+            check_signs(solver, theta_hat.detach(), self.method_name)
+        noise = _standard_normal(self.generator, (self.n_samples, *theta_hat.shape), theta_hat)
+        perturbed = perturb(theta_hat.unsqueeze(0), noise, self.sigma, self.multiplicative)
         with torch.no_grad():
-            z = solve_perturbed(solver, theta_hat.detach(), noise, **params)
+            z = solve_stacked(solver, perturbed.detach(), **params)
         # Danskin: with the perturbed optima z held fixed, autograd gives
-        # the gradient E[z] - x* (mirrored for a minimization).
-        perturbed_value = ((theta_hat.unsqueeze(0) + noise) * z).sum(-1).mean(0)
+        # the gradient E[z] - x* (E[M z] - x* for multiplicative noise;
+        # mirrored for a minimization).
+        perturbed_value = (perturbed * z).sum(-1).mean(0)
         per_instance = self.optimizer.sign * ((theta_hat * x_true).sum(-1) - perturbed_value)
         return per_instance.mean()
+
+
+class _PerturbedSolve(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, theta_hat, optimizer, sigma, noise, multiplicative, params):
+        theta = theta_hat.detach()
+        # The unperturbed decision comes along in the same solver call: the
+        # baseline of the gradient estimate.
+        stacked = torch.cat([theta.unsqueeze(0), perturb(theta, noise, sigma, multiplicative)])
+        decisions = solve_stacked(optimizer, stacked, **params)
+        z = decisions[1:]
+        ctx.save_for_backward(theta, noise, z - decisions[0])
+        ctx.sigma, ctx.multiplicative = sigma, multiplicative
+        return z.mean(0)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        theta, noise, change = ctx.saved_tensors
+        # Gaussian integration by parts: d/dtheta E[z] = E[z Z^T] / sigma.
+        # Each sample enters by how much the noise changed its decision
+        # (z minus the unperturbed decision, independent of the noise):
+        # the same expectation, and no variance from the samples the noise
+        # leaves alone.
+        reward = (change * grad_y.unsqueeze(0)).sum(-1, keepdim=True)
+        grad = (reward * noise).mean(0) / ctx.sigma
+        if ctx.multiplicative:
+            # theta * M = sign(theta) exp(log|theta| + sigma Z - sigma^2/2):
+            # the chain rule through log|theta| divides by theta. A zero
+            # parameter is not perturbed and gets no gradient.
+            grad = torch.where(theta != 0, grad / torch.where(theta != 0, theta, 1.0), 0.0)
+        return grad, None, None, None, None, None
+
+
+class PerturbedOptimizer(torch.nn.Module):
+    """Differentiable perturbed optimizer: the expected decision under noise.
+
+    The forward pass returns the Monte-Carlo estimate of
+    ``y_sigma(theta_hat) = E[solve(theta_hat + sigma Z)]``, ``Z ~ N(0, I)``,
+    a smooth function of ``theta_hat``; the backward pass applies its
+    Jacobian estimate ``E[(solve(theta_hat + sigma Z) - x_hat) Z^T] / sigma``
+    (Gaussian integration by parts), where subtracting the unperturbed
+    decision ``x_hat = solve(theta_hat)`` keeps the expectation (``Z`` has
+    mean zero) and removes the variance of every sample the noise leaves
+    unchanged: on the shortest paths of
+    :func:`~skdfl.datasets.make_shortest_path` it roughly halved the regret
+    reached with one sample. ``x_hat`` and all ``n_samples`` draws of a
+    batch are solved in one batched call.
+
+    With ``multiplicative=True`` the perturbed parameters are
+    ``theta_hat * exp(sigma Z - sigma^2 / 2)`` (log-normal noise of mean
+    one, each parameter keeping its sign); the Jacobian estimate divides
+    column ``j`` by ``theta_hat_j`` (a parameter at exactly zero is not
+    perturbed and gets no gradient; near zero the estimate is noisy, so
+    keep the predictions away from it, e.g. with a softplus link). An
+    optimizer exact only at non-negative parameters (a graph with a cycle)
+    then trains too, given non-negative predictions.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        A linear decision problem.
+    sigma : float, default=1.0
+        Scale of the Gaussian perturbation (of its logarithm, multiplicative).
+    n_samples : int, default=1
+        Monte-Carlo draws per instance and step.
+    multiplicative : bool, default=False
+        Multiplicative log-normal noise instead of additive Gaussian noise.
+    generator : torch.Generator, optional
+        Source of the perturbations (torch's global generator when None).
+
+    References
+    ----------
+    Q. Berthet et al., "Learning with Differentiable Perturbed Optimizers",
+    NeurIPS 2020. Multiplicative noise: G. Dalle et al., "Learning with
+    Combinatorial Optimization Layers: a Probabilistic Approach", 2022.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdfl.methods import PerturbedOptimizer
+    >>> from skdfl.optimizers import KSubset
+    >>> layer = PerturbedOptimizer(KSubset(k=1), sigma=1.0, n_samples=20000,
+    ...                            generator=torch.Generator().manual_seed(0))
+    >>> theta_hat = torch.tensor([[0.5, 0.0]], requires_grad=True)
+    >>> y = layer(theta_hat)
+    >>> y                      # P(0.5 + Z0 > Z1) = Phi(0.5 / sqrt(2)) = 0.638
+    tensor([[0.6..., 0.3...]], grad_fn=<_PerturbedSolveBackward>)
+    >>> y[0, 0].backward()     # d/dt Phi(t / sqrt(2)) = 0.265 at t = 0.5
+    >>> theta_hat.grad
+    tensor([[ 0.26..., -0.26...]])
+    """
+
+    def __init__(self, optimizer, sigma=1.0, n_samples=1, multiplicative=False,
+                 generator=None):
+        super().__init__()
+        self.multiplicative = _check_flag(multiplicative, "multiplicative")
+        self.method_name = "dpo-mul" if self.multiplicative else "dpo"
+        self.optimizer = check_perturbable(optimizer, self.method_name,
+                                           keeps_sign=self.multiplicative)
+        self.sigma = check_scalar(sigma, "sigma", low=0.0, low_inclusive=False)
+        self.n_samples = check_scalar(n_samples, "n_samples", kind=numbers.Integral, low=1)
+        self.generator = generator
+
+    def forward(self, theta_hat, **params):
+        theta_hat, solver, params, restore = check_layer_inputs(self.optimizer, theta_hat,
+                                                                params)
+        return restore(self.decide_batch(theta_hat, solver, **params))
+
+    def decide_batch(self, theta_hat, solver, **params):
+        """Expected perturbed decisions of a checked 2-D batch (``solver``: the bound optimizer)."""
+        if self.multiplicative:
+            check_signs(solver, theta_hat.detach(), self.method_name)
+        noise = _standard_normal(self.generator, (self.n_samples, *theta_hat.shape), theta_hat)
+        return _PerturbedSolve.apply(theta_hat, solver, self.sigma, noise, self.multiplicative,
+                                     params)
+
+
+class PerturbedRegret(DecisionRegret):
+    """Regret of the expected perturbed decision: the loss of ``method="dpo"`` and ``"dpo-mul"``.
+
+    The mean over the batch of ``theta @ (y_sigma(theta_hat) - x*)``
+    (mirrored for a maximization), with ``y_sigma`` the expected decision
+    of :class:`PerturbedOptimizer`: a smooth surrogate of regret whose
+    gradient is the perturbed optimizer's Jacobian estimate applied to
+    ``theta``.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        A linear decision problem.
+    **layer_params
+        Passed to :class:`PerturbedOptimizer` (``sigma``, ``n_samples``,
+        ``multiplicative``, ``generator``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdfl.methods import PerturbedRegret
+    >>> from skdfl.optimizers import KSubset
+    >>> loss = PerturbedRegret(KSubset(k=1), sigma=0.01, n_samples=10)
+    >>> float(loss(torch.tensor([[0.0, 1.0]]), torch.tensor([[1.0, 0.0]])))
+    1.0
+    """
+
+    def __init__(self, optimizer, **layer_params):
+        layer = PerturbedOptimizer(optimizer, **layer_params)
+        self.multiplicative = layer.multiplicative
+        super().__init__(optimizer, layer)
+
+    @property
+    def method_name(self):
+        return "dpo-mul" if self.multiplicative else "dpo"
+
+    @property
+    def keeps_sign(self):
+        return self.multiplicative

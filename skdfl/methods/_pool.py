@@ -147,7 +147,11 @@ class PooledSolver:
                              else np.random.RandomState(random_state))
 
     def __getattr__(self, name):
-        return getattr(self.__dict__["optimizer"], name)
+        # Called only for names not found on the instance; during unpickling
+        # "optimizer" itself is not there yet.
+        if name == "optimizer":
+            raise AttributeError(name)
+        return getattr(self.optimizer, name)
 
     def _solve(self, theta, **params):
         if self.random_state.uniform() < self.solve_ratio:

@@ -9,10 +9,13 @@ table, so adding a method is one loss module and one row here.
 
 from dataclasses import dataclass
 
+from ._aimle import AdaptiveImleRegret
 from ._blackbox import BlackboxRegret
 from ._contrastive import ContrastiveMAP, NoiseContrastiveEstimation
+from ._identity import NegativeIdentityRegret
 from ._imle import ImleRegret
-from ._perturbed import PerturbedFenchelYoung
+from ._perturbed import PerturbedFenchelYoung, PerturbedRegret
+from ._pg import PerturbationGradient
 from ._ranking import ListwiseRankingLoss, PairwiseRankingLoss, PointwiseRankingLoss
 from ._relaxation import RelaxationRegret, has_relaxation
 from ._spo import SPOPlus
@@ -58,6 +61,18 @@ def _imle(optimizer, lambd, noise, tau, n_samples, solution_size, generator):
                       k=solution_size, generator=generator)
 
 
+def _aimle(optimizer, solution_size=None, **params):
+    return AdaptiveImleRegret(optimizer, k=solution_size, **params)
+
+
+def _dpo_mul(optimizer, **params):
+    return PerturbedRegret(optimizer, multiplicative=True, **params)
+
+
+def _fy_mul(optimizer, **params):
+    return PerturbedFenchelYoung(optimizer, multiplicative=True, **params)
+
+
 _NOT_BUILT_HERE = None   # taskmet trains through its own skorch net
 
 METHOD_TABLE = (
@@ -82,6 +97,19 @@ METHOD_TABLE = (
            "rank the truly best pooled decision above each worse one (Mandi et al.)"),
     Method("ltr-list", ListwiseRankingLoss, ("tau", "pool"), "a linear objective",
            "match softmax distributions over pooled decisions, temperature tau (Mandi et al.)"),
+    Method("nid", NegativeIdentityRegret, (), "a linear objective",
+           "regret with the solver's backward taken as minus the identity (Sahoo et al.)"),
+    Method("aimle", _aimle, ("lambd", "noise", "tau", "n_samples", "finite_difference",
+                             "solution_size", "generator"), "a linear objective",
+           "I-MLE whose step adapts to a target gradient density (Minervini et al.)"),
+    Method("fy-mul", _fy_mul, ("sigma", "n_samples", "generator"), "a linear objective",
+           "perturbed Fenchel-Young loss, multiplicative log-normal noise (Berthet et al.)"),
+    Method("dpo", PerturbedRegret, ("sigma", "n_samples", "generator"), "a linear objective",
+           "regret of the expected decision under Gaussian noise (Berthet et al.)"),
+    Method("dpo-mul", _dpo_mul, ("sigma", "n_samples", "generator"), "a linear objective",
+           "regret of the expected decision under multiplicative noise (Berthet et al.)"),
+    Method("pg", PerturbationGradient, ("sigma", "finite_difference"), "a linear objective",
+           "finite difference of the optimal value along the true costs (Huang & Gupta)"),
     Method("relaxation", RelaxationRegret, ("gamma",), "relax or an LP form",
            "regret of a smooth relaxation: QP for LPs, multilinear for coverage (Wilder et al.)"),
     Method("taskmet", _NOT_BUILT_HERE, (), "spo+ or relaxation",

@@ -121,3 +121,13 @@ def test_solve_ratio_is_checked(data, bad):
     X, C = data
     with pytest.raises((ValueError, TypeError), match="solve_ratio"):
         DecisionFocusedRegressor(ShortestPath(grid=(5, 5)), solve_ratio=bad).fit(X, C)
+
+
+def test_a_fit_with_a_pool_pickles(data):
+    import pickle
+
+    X, C = data
+    est = DecisionFocusedRegressor(ShortestPath(grid=(5, 5)), solve_ratio=0.5, max_iter=2,
+                                   random_state=0).fit(X, C)
+    again = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(again.predict(X), est.predict(X))
