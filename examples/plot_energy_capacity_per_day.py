@@ -18,8 +18,19 @@ day's capacity.
 
 Here a model trained with each day's capacity is compared with the same model
 trained as a library with constraints fixed across instances must train it:
-with one capacity (120) for every day. Both then decide every test day with
-that day's real capacity.
+with one capacity (120, the middle) for every day. Both then decide every
+test day with that day's real capacity. Days here are of two kinds: little
+flexible load (capacity 40) or much (capacity 200).
+
+What this shows, and what it does not (``benchmarks/instance_params.py``,
+3 seeds): with capacities of 40 or 200, per-day training lowers the test
+regret of this linear per-slot model by about 7% (0.055 against 0.059). With
+capacities spread uniformly over 60-180 it does not (0.064 against 0.062),
+and with a one-hidden-layer network neither (0.055 against 0.051). The
+prediction of a slot's price does not depend on the capacity, so only the
+ranking matters; a fixed capacity in the middle already trains a good
+ranking where most days cut it, and per-day training pays off when days cut
+the ranking far from where the fixed capacity does.
 """
 
 # %%
@@ -38,7 +49,7 @@ from skdfl.preprocessing import PerItemStandardScaler
 energy = load_energy_knapsack()
 train, test = energy.train_mask, ~energy.train_mask
 rng = np.random.RandomState(0)
-capacity = rng.randint(60, 181, size=len(energy.target))   # known a day ahead
+capacity = rng.choice([40, 200], size=len(energy.target))   # known a day ahead
 print(f"capacities from {capacity.min()} to {capacity.max()} "
       f"(the 48 slot weights sum to {energy.weights.sum()})")
 
@@ -77,24 +88,20 @@ plan = per_day.decide(X_test[:3], capacity=cap_test[:3])
 print("slots chosen on the first three test days:", plan.sum(1), "capacities", cap_test[:3])
 
 # %%
-# Regret against the day's capacity
-# ---------------------------------
-# A model trained at one capacity learns to rank the prices that matter at
-# that capacity: the top slots of a day when 120 weight units fit. Days with
-# much less or much more room need a different part of the ranking right,
-# and there its decisions are worse. Trained with each day's capacity, the
-# model ranks well wherever the days need it.
-fig, ax = plt.subplots(figsize=(7, 4))
-bins = np.array([60, 90, 120, 150, 181])
-centers = (bins[:-1] + bins[1:] - 1) / 2
+# Regret by the day's capacity
+# ----------------------------
+# Trained at 120, the model ranks well what matters at 120: which slots are
+# in the top half of the day. On days with capacity 40 only the very top
+# slots count, and there its errors are not where they do no harm. Trained
+# with each day's capacity, the model ranks well where each day needs it.
+fig, ax = plt.subplots(figsize=(6, 4))
 optimum = (y_test * Knapsack(energy.weights, 120).solve(y_test, capacity=cap_test)).sum(1)
-for offset, (name, per_instance) in zip((-6, 6), results.items()):
-    means = [per_instance[(cap_test >= lo) & (cap_test < hi)].sum()
-             / optimum[(cap_test >= lo) & (cap_test < hi)].sum()
-             for lo, hi in zip(bins[:-1], bins[1:])]
-    ax.bar(centers + offset, means, width=12, label=name)
-ax.axvline(120, color="grey", linestyle=":", label="the fixed training capacity")
-ax.set_xlabel("capacity of the test day")
+groups = [40, 200]
+for offset, (name, per_instance) in zip((-0.2, 0.2), results.items()):
+    values = [per_instance[cap_test == c].sum() / optimum[cap_test == c].sum() for c in groups]
+    ax.bar(np.arange(len(groups)) + offset, values, width=0.4, label=name)
+ax.set_xticks(np.arange(len(groups)))
+ax.set_xticklabels([f"test days with capacity {c}" for c in groups])
 ax.set_ylabel("normalized test regret")
 ax.set_title("Energy knapsack with a capacity per day")
 ax.legend()
