@@ -41,9 +41,12 @@ from hypothesis.extra.numpy import arrays
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.linear_model import LinearRegression
 
-from skdfl.methods import (IMLE, BlackboxDifferentiation, BlackboxRegret, ImleRegret, LogLoss,
-                           PerturbedFenchelYoung, Relaxation, RelaxationRegret, SPOPlus,
-                           SquaredError, gumbel_noise, standard_gamma, sum_of_gamma_noise)
+from skdfl.methods import (IMLE, BlackboxDifferentiation, BlackboxRegret, ImleRegret,
+                           ListwiseRankingLoss, LogLoss, NegativeIdentityRegret,
+                           NoiseContrastiveEstimation, PerturbationGradient,
+                           PerturbedFenchelYoung, PerturbedRegret, Relaxation,
+                           RelaxationRegret, SPOPlus, SquaredError, gumbel_noise,
+                           standard_gamma, sum_of_gamma_noise)
 from skdfl.metrics import make_regret_scorer, regret
 from skdfl.optimizers import (CoverageMaximizer, KSubset, Knapsack, LinearProgram,
                               ShortestPath)
@@ -351,7 +354,7 @@ RELATED = {"k": ("n_items",), "n_items": ("k",), "source": ("target", "edges"),
            "target": ("source", "edges"), "edges": ("source", "target"),
            "grid": ("edges", "source", "target"), "A_ub": ("b_ub", "variables"),
            "b_ub": ("A_ub",), "A_eq": ("b_eq", "A_ub"), "b_eq": ("A_eq",),
-           "bounds": ("variables",)}
+           "bounds": ("variables",), "weights": ("capacity",), "capacity": ("weights",)}
 BAD_CASES = [(cls, arg, value) for cls, arg, values in BAD for value in values]
 
 
@@ -408,6 +411,11 @@ METHODS = {
     "imle-layer": (lambda opt, **p: IMLE(opt, **p), ("lambd", "noise", "tau", "n_samples", "k"),
                    False, True),
     "relaxation-layer": (lambda opt, **p: Relaxation(opt, **p), ("gamma",), False, False),
+    "nid": (lambda opt, **p: NegativeIdentityRegret(opt), (), True, True),
+    "dpo": (lambda opt, **p: PerturbedRegret(opt, **p), ("sigma", "n_samples"), True, True),
+    "pg": (lambda opt, **p: PerturbationGradient(opt, **p), ("sigma",), True, True),
+    "nce": (lambda opt, **p: NoiseContrastiveEstimation(opt), (), True, True),
+    "ltr-list": (lambda opt, **p: ListwiseRankingLoss(opt, **p), ("tau",), True, True),
 }
 
 

@@ -20,7 +20,11 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 GRID = ShortestPath(grid=(3, 3))
 METHODS = [("two-stage", {}), ("spo+", {}), ("dbb", {}), ("imle", {"n_samples": 2}),
-           ("fy", {"n_samples": 2}), ("relaxation", {}), ("taskmet", {})]
+           ("fy", {"n_samples": 2}), ("relaxation", {}), ("taskmet", {}), ("nid", {}),
+           ("aimle", {"n_samples": 2}), ("dpo", {"n_samples": 2}),
+           ("dpo-mul", {"n_samples": 2}), ("fy-mul", {"n_samples": 2}), ("pg", {}),
+           ("nce", {"solve_ratio": 0.5}), ("cmap", {}), ("ltr-point", {}), ("ltr-pair", {}),
+           ("ltr-list", {"tau": 0.5})]
 
 
 @pytest.fixture(scope="module")

@@ -159,6 +159,7 @@ class Knapsack(Optimizer):
 
     @property
     def n_params(self):
+        self._capacities        # weights and capacity must agree (one per dimension)
         return self.item_weights.shape[-1]
 
     @property
