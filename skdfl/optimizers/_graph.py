@@ -113,16 +113,18 @@ class Graph:
         # The dummy arc m starts at the source: with infinite cost it never wins.
         tails = np.append(self.tails, self.source)
         as_t = lambda a: torch.as_tensor(a, dtype=torch.long, device=device)  # noqa: E731
-        levels = None
+        levels = all_levels = None
         if self.levels is not None:
             # The source keeps distance 0 even when arcs enter it (from nodes
             # it cannot reach, so never on a shortest path).
             levels = [as_t(level[level != self.source]) for level in self.levels]
+            # Sources that differ by row are reset after each level instead.
+            all_levels = [as_t(level) for level in self.levels]
         paths = self.paths()
         if paths is not None:
             paths = torch.as_tensor(paths, dtype=torch.float64, device=device)
         return GraphTensors(as_t(tails), as_t(self.in_arcs), levels, m,
-                            self.source, self.target, paths)
+                            self.source, self.target, paths, all_levels)
 
 
 @dataclass
@@ -134,6 +136,7 @@ class GraphTensors:
     source: int
     target: int
     paths: torch.Tensor | None  # (n_paths, m) 0/1 incidence, or None
+    all_levels: list | None = None   # levels with the source kept (per-row sources)
 
 
 def _reaches(tails, heads, n_nodes, start):
@@ -188,7 +191,7 @@ def shortest_path_batch(graph, theta):
     """Batched shortest paths; ``theta`` is (B, m) float64, returns 0/1 arc use."""
     if graph.paths is not None:
         return _best_listed_path(graph.paths, theta)
-    return _dynamic_programming(graph, theta)
+    return _dynamic_programming(graph, theta)[0]
 
 
 def _best_listed_path(paths, theta):
@@ -199,19 +202,31 @@ def _best_listed_path(paths, theta):
     return torch.cat([paths[(part @ paths.T).argmin(-1)] for part in theta.split(rows)])
 
 
-def _dynamic_programming(graph, theta):
-    """Level-synchronous DP on a DAG, Bellman-Ford rounds on a cyclic graph."""
+def _dynamic_programming(graph, theta, source=None, target=None):
+    """Level-synchronous DP on a DAG, Bellman-Ford rounds on a cyclic graph.
+
+    ``source`` and ``target``, (B,) long tensors, give each row its own end
+    nodes (default: the graph's). Returns the 0/1 arc use and the distances
+    (B, n_nodes) from each row's source; an infinite cost closes an arc.
+    """
     batch = theta.shape[0]
     costs = torch.cat([theta, theta.new_full((batch, 1), float("inf"))], dim=1)
     dist = theta.new_full((batch, graph.in_arcs.shape[0]), float("inf"))
-    dist[:, graph.source] = 0.0
+    if source is None:
+        dist[:, graph.source] = 0.0
+    else:
+        rows = torch.arange(batch, device=theta.device)
+        dist[rows, source] = 0.0
     pred = torch.full_like(dist, graph.n_arcs, dtype=torch.long)
     if graph.levels is not None:
-        for nodes in graph.levels:
+        for nodes in graph.levels if source is None else graph.all_levels:
             arcs = graph.in_arcs[nodes]                               # (L, D)
             cand = dist[:, graph.tails[arcs]] + costs[:, arcs]        # (B, L, D)
             best, which = _min_last(cand)
             dist[:, nodes] = best
+            if source is not None:
+                # Nothing reaches a row's own source in a DAG: it keeps 0.
+                dist[rows, source] = 0.0
             pred[:, nodes] = arcs.expand(batch, -1, -1).gather(-1, which[..., None])[..., 0]
         steps = len(graph.levels)
     else:
@@ -226,7 +241,7 @@ def _dynamic_programming(graph, theta):
             chosen = arcs.expand(batch, -1, -1).gather(-1, which[..., None])[..., 0]
             pred = torch.where(improved, chosen, pred)
         steps = arcs.shape[0] - 1
-    return _trace_back(graph, pred, steps)
+    return _trace_back(graph, pred, steps, source, target), dist
 
 
 def _min_last(values):
@@ -240,11 +255,14 @@ def _min_last(values):
     return values.gather(-1, which.unsqueeze(-1)).squeeze(-1), which
 
 
-def _trace_back(graph, pred, steps):
+def _trace_back(graph, pred, steps, source=None, target=None):
     batch = pred.shape[0]
     rows = torch.arange(batch, device=pred.device)
-    source = graph.source
-    node = torch.full((batch,), graph.target, dtype=torch.long, device=pred.device)
+    source = graph.source if source is None else source
+    if target is None:
+        node = torch.full((batch,), graph.target, dtype=torch.long, device=pred.device)
+    else:
+        node = target.clone()
     used = torch.zeros(batch, graph.n_arcs + 1, dtype=pred.dtype, device=pred.device)
     for _ in range(steps):
         active = node != source
