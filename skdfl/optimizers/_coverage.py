@@ -9,6 +9,7 @@ from .._tensor import as_batch
 from .._validation import check_scalar
 from ._base import Optimizer, device_key
 from ._coverage_relax import coverage_value, relax_coverage
+from ._instance import instance_tensor
 
 
 class CoverageMaximizer(Optimizer):
@@ -48,6 +49,16 @@ class CoverageMaximizer(Optimizer):
     weights : array-like of shape (n_targets,), default=None
         Non-negative weight of each target; ``None`` weighs every target 1.
 
+    Notes
+    -----
+    Per-instance parameters (``instance_params``): ``k`` of shape
+    ``(n_instances,)``, whole numbers from 0 to ``n_items``, this instance's
+    budget (0 chooses nothing); ``weights`` of shape ``(n_instances,
+    n_targets)``, finite and non-negative, this instance's target weights.
+    Greedy runs as many rounds as the largest budget of the batch, and a row
+    stops adding items after its own ``k``; the relaxation projects every
+    row onto its own budget.
+
     See Also
     --------
     KSubset : choose exactly ``k`` items with a linear objective.
@@ -72,10 +83,14 @@ class CoverageMaximizer(Optimizer):
     array([1.6])
     >>> cover.objective(np.array([[0.5, 0.5, 1.0]]), theta)  # multilinear extension
     array([1.385])
+    >>> both = np.vstack([theta, theta])      # a budget and target weights per instance
+    >>> cover.solve(both, k=[1, 3], weights=[[1.0, 1.0], [1.0, 0.0]]).tolist()
+    [[1.0, 0.0, 0.0], [1.0, 1.0, 0.0]]
     """
 
     sense = "maximize"
     is_linear = False
+    instance_params = ("k", "weights")
 
     def __init__(self, k, n_items, n_targets, weights=None):
         self.k = k
@@ -137,42 +152,38 @@ class CoverageMaximizer(Optimizer):
                 f"{float(theta.detach().min()):.4g} to {float(theta.detach().max()):.4g}, "
                 f"{int(bad.sum())} outside [0, 1], the first at index {first}.")
 
+    def _check_instance_params(self, params, n_instances, device):
+        self._check_params()
+        checked = {}
+        if "k" in params:
+            checked["k"] = instance_tensor(params["k"], "k", n_instances, integer=True, low=0,
+                                           high=self.n_items, high_note="n_items",
+                                           device=device, dtype=torch.long)
+        if "weights" in params:
+            checked["weights"] = instance_tensor(params["weights"], "weights", n_instances,
+                                                 tail=(self.n_targets,), low=0, device=device)
+        return checked
+
     def _matrix(self, theta):
         return theta.to(torch.float64).reshape(-1, self.n_items, self.n_targets)
 
-    def _solve(self, theta):
-        return greedy_coverage(self._matrix(theta), self._weights_on(theta.device),
-                               self.k).to(theta.dtype)
+    def _target_weights(self, weights, device):
+        """The checked per-row weights (float64 on ``device``), else the shared ones."""
+        if weights is None:
+            return self._weights_on(device)
+        return weights.to(dtype=torch.float64, device=device)
 
-    def objective(self, x, theta):
-        """Expected coverage of decisions ``x`` under probabilities ``theta``.
+    def _solve(self, theta, k=None, weights=None):
+        w = self._target_weights(weights, theta.device)
+        budget = self.k if k is None else k.to(theta.device)
+        return greedy_coverage(self._matrix(theta), w, budget).to(theta.dtype)
 
-        For 0/1 decisions this is ``f(S)``; for fractional ``x`` in
-        ``[0, 1]`` it is the multilinear extension ``F(x)``.
-
-        Parameters
-        ----------
-        x : ndarray or Tensor of shape (n_instances, n_items)
-        theta : ndarray or Tensor of shape (n_instances, n_items * n_targets)
-
-        Returns
-        -------
-        value : ndarray or Tensor of shape (n_instances,)
-        """
-        x_batch, _ = as_batch(x, "x", width=self.n_vars)
-        theta_batch, restore = as_batch(theta, "theta", width=self.n_params)
-        if x_batch.shape[0] != theta_batch.shape[0]:
-            raise ValueError(f"x and theta must have the same number of instances (rows); got "
-                             f"{x_batch.shape[0]} and {theta_batch.shape[0]}.")
-        self.check_theta(theta_batch, "theta")
-        value = self._objective(x_batch.to(theta_batch), theta_batch)
-        return restore(value.unsqueeze(-1))[..., 0]
-
-    def _objective(self, x, theta):
-        w = self._weights_on(theta.device)
+    def _objective(self, x, theta, k=None, weights=None):
+        # The expected coverage does not depend on the budget k.
+        w = self._target_weights(weights, theta.device)
         return coverage_value(x.to(torch.float64), self._matrix(theta), w).to(theta.dtype)
 
-    def relax(self, theta, gamma):
+    def relax(self, theta, gamma, **params):
         """Maximize the multilinear extension, differentiably in ``theta``.
 
         Returns a local maximizer of ``F(x, theta) - gamma * ||x||^2`` over
@@ -202,6 +213,8 @@ class CoverageMaximizer(Optimizer):
             Coverage probabilities in [0, 1].
         gamma : float
             Weight of the ``-gamma * ||x||^2`` term, ``>= 0``.
+        **params : array-like of shape (n_instances, ...)
+            Per-instance ``k`` and ``weights`` (see Notes of the class).
 
         Returns
         -------
@@ -224,13 +237,21 @@ class CoverageMaximizer(Optimizer):
         >>> x[0, 0].backward()
         >>> theta.grad
         tensor([[ 0.5000,  0.5600, -0.4200, -0.5000]])
+        >>> cover.relax(theta, gamma=0.5, k=[2]).detach()   # both items fit
+        tensor([[0.8000, 0.6000]])
         """
         check_scalar(gamma, "gamma", low=0)
         batch, restore = as_batch(theta, "theta", width=self.n_params)
-        self.check_theta(batch, "theta")
-        x = relax_coverage(batch.reshape(-1, self.n_items, self.n_targets),
-                           self._weights_on(batch.device), self.k, gamma)
-        return restore(x)
+        params = self.check_params(params, len(batch), batch.device)
+        return restore(self._relax(batch, gamma, **params))
+
+    def _relax(self, theta, gamma, k=None, weights=None):
+        """``relax`` on a validated tensor and checked per-instance parameters."""
+        check_scalar(gamma, "gamma", low=0)
+        self.check_theta(theta, "theta")
+        w = self._target_weights(weights, theta.device)
+        budget = self.k if k is None else k.to(theta.device)
+        return relax_coverage(theta.reshape(-1, self.n_items, self.n_targets), w, budget, gamma)
 
 
 def greedy_coverage(theta, w, k):
@@ -244,8 +265,11 @@ def greedy_coverage(theta, w, k):
     Parameters
     ----------
     theta : Tensor of shape (B, n, m), float64
-    w : Tensor of shape (m,)
-    k : int
+    w : Tensor of shape (m,) or (B, m)
+        Target weights, shared or one row per instance.
+    k : int or Tensor of shape (B,)
+        The budget, shared or per instance: the loop runs the largest one,
+        and a row stops adding items after its own.
 
     Returns
     -------
@@ -255,12 +279,17 @@ def greedy_coverage(theta, w, k):
     uncovered = theta.new_ones(batch, m)
     x = theta.new_zeros(batch, n)
     rows = torch.arange(batch, device=theta.device)
-    for _ in range(k):
-        gain = torch.einsum("bnm,bm,m->bn", theta, uncovered, w)
+    per_row = isinstance(k, torch.Tensor)
+    rounds = (int(k.max()) if k.numel() else 0) if per_row else k
+    spec = "bnm,bm,m->bn" if w.ndim == 1 else "bnm,bm,bm->bn"
+    for r in range(rounds):
+        gain = torch.einsum(spec, theta, uncovered, w)
         gain = gain.masked_fill(x > 0, -1.0)
         best = gain.argmax(1)
         best_gain = gain.gather(1, best.unsqueeze(1))[:, 0]
         take = best_gain > 0
+        if per_row:
+            take &= r < k
         if not bool(take.any()):
             break
         x[rows[take], best[take]] = 1.0

@@ -26,6 +26,10 @@ full gradient, adaptive step, exact projection, safeguarded Newton steps on
 the face it settles on; see ``ascend``) and differentiates the KKT
 conditions at the point it reaches (see ``_CoverageRelaxation``). Everything is batched over
 instances and runs in float64 on the input's device.
+
+Per-instance data: the weights ``w`` are ``(m,)`` (shared) or ``(B, m)`` (one
+row per instance) everywhere they appear, and the budget ``k`` is an int or a
+``(B,)`` tensor; the shared forms keep their original code path.
 """
 
 import warnings
@@ -44,6 +48,16 @@ _NEWTON_TRUST = 1e-6  # Newton steps this short are taken without checking the g
 _PINV_RTOL = 1e-10  # eigenvalues below this fraction of the largest are dropped (KKT solves)
 _SUM_TOL = 1e-9     # sum(x) >= k - _SUM_TOL counts as an active budget
 _ROUNDING = 1e-10   # relative size below which differences of values are left to the gradients
+
+
+def _w(w):
+    """The einsum subscript of the weights: shared (m,) or per instance (B, m)."""
+    return "m" if w.ndim == 1 else "bm"
+
+
+def _rows(w, k, index):
+    """The weights and budget of the instances ``index`` (shared ones as they are)."""
+    return (w[index] if w.ndim == 2 else w), (k[index] if isinstance(k, torch.Tensor) else k)
 
 
 def _complements(x, theta):
@@ -130,6 +144,7 @@ def coverage_gradient_vjp(x, theta, w, v):
     over all items, ``S0_j`` over the zero items) and corrected for ``a = c``,
     so the cost is ``B n m``. Returns (B, n, m).
     """
+    w = w if w.ndim == 1 else w.unsqueeze(1)
     zero, r, P, Z = _factors(_complements(x, theta))
     zf = zero.to(theta.dtype)
     Z = Z.unsqueeze(1)
@@ -149,6 +164,8 @@ def coverage_gradient_vjp(x, theta, w, v):
 def project_capped_simplex(z, k):
     """Exact Euclidean projection of each row of ``z`` onto ``{0 <= x <= 1, sum x <= k}``.
 
+    ``k`` is an int, or a (B,) tensor: one budget per row.
+
     The projection is ``clamp(z - tau, 0, 1)`` with the smallest ``tau >= 0``
     that satisfies the sum constraint. ``phi(tau) = sum_i clamp(z_i - tau, 0, 1)``
     is piecewise linear and non-increasing with breakpoints ``z_i - 1`` and
@@ -166,14 +183,18 @@ def project_capped_simplex(z, k):
     """
     batch, n = z.shape
     tau = z.new_zeros(batch)
-    if k >= n:
+    per_row = isinstance(k, torch.Tensor)
+    if per_row:
+        k = k.to(z.dtype)
+    elif k >= n:
         return z.clamp(0.0, 1.0), tau
     points, order = torch.cat([z - 1.0, z], 1).sort(1)
     change = torch.cat([-torch.ones_like(z), torch.ones_like(z)], 1).gather(1, order)
     slope = change.cumsum(1)        # slope of phi right of each breakpoint
     phi = n + torch.cat([z.new_zeros(batch, 1),
                          (slope[:, :-1] * points.diff(dim=1)).cumsum(1)], 1)
-    seg = ((phi > k).sum(1, keepdim=True) - 1).clamp(0, 2 * n - 2)
+    seg = ((phi > (k.unsqueeze(1) if per_row else k)).sum(1, keepdim=True) - 1).clamp(
+        0, 2 * n - 2)
     start = points.gather(1, seg)[:, 0]
     tau = start + (phi.gather(1, seg)[:, 0] - k) / (-slope.gather(1, seg)[:, 0]).clamp_min(1.0)
     shifted = z - tau.unsqueeze(1)
@@ -181,6 +202,8 @@ def project_capped_simplex(z, k):
     n_free = free.sum(1)
     exact = (torch.where(free, z, 0.0).sum(1) + (shifted >= 1).sum(1) - k) / n_free.clamp_min(1)
     tau = torch.where(n_free > 0, exact, tau).clamp_min(0.0)
+    if per_row:                     # a budget of every item never binds
+        tau = torch.where(k >= n, 0.0, tau)
     return (z - tau.unsqueeze(1)).clamp(0.0, 1.0), tau
 
 
@@ -190,8 +213,8 @@ def curvature_bound(theta, w, gamma):
     ``|H_ab| <= sum_j w_j theta_aj theta_bj``, so the largest row sum of that
     matrix (diagonal left out) bounds ``||H||``.
     """
-    rows = torch.einsum("bam,m,bm->ba", theta, w, theta.sum(1)) \
-        - torch.einsum("bam,m,bam->ba", theta, w, theta)
+    rows = torch.einsum(f"bam,{_w(w)},bm->ba", theta, w, theta.sum(1)) \
+        - torch.einsum(f"bam,{_w(w)},bam->ba", theta, w, theta)
     return rows.amax(1) + 2.0 * gamma
 
 
@@ -202,7 +225,7 @@ def _step_scale(theta, w, gamma):
     least ``G >= |grad F - 2 gamma x|`` keeps the smallest step within a unit
     of the box (``L`` alone can be 0: items that share no target).
     """
-    gradient = torch.einsum("bam,m->ba", theta, w).amax(1) + 2.0 * gamma
+    gradient = torch.einsum(f"bam,{_w(w)}->ba", theta, w).amax(1) + 2.0 * gamma
     bound = torch.maximum(curvature_bound(theta, w, gamma), gradient)
     return 1.0 / bound.clamp_min(1e-300)
 
@@ -299,6 +322,8 @@ def starting_point(theta, k):
     """
     batch, n, _ = theta.shape
     tilt = 1.0 - _TILT * torch.arange(n, dtype=theta.dtype, device=theta.device) / n
+    if isinstance(k, torch.Tensor):         # a budget per row
+        return (k.to(theta.dtype).unsqueeze(1) / n) * tilt
     return (k / n * tilt).expand(batch, n).clone()
 
 
@@ -347,15 +372,15 @@ def ascend(theta, w, k, gamma):
     free = (x > 0) & (x < 1)
     wait = torch.zeros(batch, dtype=torch.long, device=theta.device)
 
-    def value_grad(x, theta):
+    def value_grad(x, theta, w):
         value, grad = _value_and_gradient(x, theta, w)
         return value - gamma * (x * x).sum(1), grad - 2.0 * gamma * x
 
-    value, grad = value_grad(x, theta)
+    value, grad = value_grad(x, theta, w)
     for _ in range(_MAX_ITER):
         trial = project_capped_simplex(x + step.unsqueeze(1) * grad, k)[0]
         move = trial - x
-        trial_value, trial_grad = value_grad(trial, theta)
+        trial_value, trial_grad = value_grad(trial, theta, w)
         accept = (_gain(value, trial_value, grad, trial_grad, move)
                   >= (move * move).sum(1) / (2.0 * step)) | (step <= min_step)
         trial_free = (trial > 0) & (trial < 1)
@@ -374,8 +399,9 @@ def ascend(theta, w, k, gamma):
         # free items: gradient steps stop within _TOL, Newton then lands at rounding.
         rows = torch.nonzero((settled | done) & free.any(1))[:, 0]
         if rows.numel():
-            new, ok = _newton(x[rows], theta[rows], w, k, gamma, grad[rows])
-            new_value, new_grad = value_grad(new, theta[rows])
+            w_rows, k_rows = _rows(w, k, rows)
+            new, ok = _newton(x[rows], theta[rows], w_rows, k_rows, gamma, grad[rows])
+            new_value, new_grad = value_grad(new, theta[rows], w_rows)
             move = new - x[rows]
             # A short step needs no gain check: the quadratic model is exact there,
             # and its gain (second order) is below the rounding of the values.
@@ -389,6 +415,7 @@ def ascend(theta, w, k, gamma):
             out[todo[done]] = x[done]
             keep = ~done
             todo, theta, x, value, grad = todo[keep], theta[keep], x[keep], value[keep], grad[keep]
+            w, k = _rows(w, k, keep)
             step, min_step, free, wait = step[keep], min_step[keep], free[keep], wait[keep]
             if todo.numel() == 0:
                 return out
@@ -438,14 +465,17 @@ def relax_coverage(theta, w, k, gamma):
     ----------
     theta : Tensor of shape (B, n, m)
         Coverage probabilities, any float dtype; computed in float64.
-    w : Tensor of shape (m,)
-        Non-negative target weights, float64 on ``theta``'s device.
-    k : int
+    w : Tensor of shape (m,) or (B, m)
+        Non-negative target weights, float64 on ``theta``'s device: shared, or
+        one row per instance.
+    k : int or Tensor of shape (B,)
+        The budget: shared, or one whole number (0 to n) per instance.
     gamma : float, >= 0
 
     Returns
     -------
     x : Tensor of shape (B, n), of ``theta``'s dtype
     """
-    x = _CoverageRelaxation.apply(theta.to(torch.float64), w, int(k), float(gamma))
+    k = k.to(torch.float64) if isinstance(k, torch.Tensor) else int(k)
+    x = _CoverageRelaxation.apply(theta.to(torch.float64), w, k, float(gamma))
     return x.to(theta.dtype)

@@ -10,6 +10,7 @@ from scipy.optimize import linprog
 from .._tensor import as_batch
 from .._validation import check_option, check_scalar
 from ._base import SENSES, Optimizer, device_key
+from ._instance import instance_tensor
 from ._qp import Polytope, relax_polytope
 
 _HIGHS_STATUS = {1: "the iteration limit was reached", 2: "infeasible", 3: "unbounded",
@@ -48,6 +49,16 @@ class LinearProgram(Optimizer):
     n_params, n_vars : int
         Number of variables (validated lazily, on first use).
 
+    Notes
+    -----
+    Per-instance parameters (``instance_params``): ``b_ub`` of shape
+    ``(n_instances, n_ub)`` and ``b_eq`` of shape ``(n_instances, n_eq)``,
+    finite, the right-hand sides of this instance's constraints (the
+    matrices stay shared). Each needs its matrix. ``solve`` then solves
+    every instance with its own right-hand side; ``relax`` projects onto
+    every instance's own polytope in one batch, and an instance whose
+    polytope is empty is reported by its row.
+
     See Also
     --------
     LinearProgram.from_cvxpy : Build one from a cvxpy model.
@@ -71,9 +82,13 @@ class LinearProgram(Optimizer):
     >>> x = lp.relax(theta, gamma=0.5)   # projection of theta / (2 gamma) = (1, 1.2)
     >>> x.detach().numpy().round(6)
     array([[0.4, 0.6]])
+    >>> lp.solve(np.array([[1.0, 2.0], [1.0, 2.0]]), b_ub=[[1.0], [2.0]])  # a budget per row
+    array([[0., 1.],
+           [1., 1.]])
     """
 
     is_linear = True
+    instance_params = ("b_ub", "b_eq")
 
     def __init__(self, A_eq=None, b_eq=None, A_ub=None, b_ub=None, bounds=(0, None),
                  sense="maximize"):
@@ -122,16 +137,32 @@ class LinearProgram(Optimizer):
     def n_vars(self):
         return self._data.n
 
+    def _check_instance_params(self, params, n_instances, device):
+        data = self._data
+        checked = {}
+        for name, A, matrix in (("b_ub", data.A_ub, "A_ub"), ("b_eq", data.A_eq, "A_eq")):
+            if name not in params:
+                continue
+            if A is None:
+                raise ValueError(f"{name} was given per instance, but this LinearProgram has no "
+                                 f"{matrix} (no constraint rows for it to be the right-hand side "
+                                 f"of); pass {matrix} to the constructor.")
+            checked[name] = instance_tensor(params[name], name, n_instances,
+                                            tail=(A.shape[0],), device=device)
+        return checked
+
     # ------------------------------------------------------------------
     # Exact solver (reference path: scipy HiGHS, one call per instance)
     # ------------------------------------------------------------------
 
-    def _solve(self, theta):
+    def _solve(self, theta, b_ub=None, b_eq=None):
         data = self._data
         costs = theta.detach().cpu().to(torch.float64).numpy() * self.sign
+        b_ub = _rows(b_ub, data.b_ub, len(costs))
+        b_eq = _rows(b_eq, data.b_eq, len(costs))
         x = np.empty_like(costs)
         for i, c in enumerate(costs):
-            res = linprog(c, A_ub=data.A_ub, b_ub=data.b_ub, A_eq=data.A_eq, b_eq=data.b_eq,
+            res = linprog(c, A_ub=data.A_ub, b_ub=b_ub[i], A_eq=data.A_eq, b_eq=b_eq[i],
                           bounds=data.linprog_bounds, method="highs")
             if res.status != 0:
                 raise ValueError(
@@ -145,7 +176,7 @@ class LinearProgram(Optimizer):
     # Quadratic relaxation
     # ------------------------------------------------------------------
 
-    def relax(self, theta, gamma):
+    def relax(self, theta, gamma, **params):
         """Solutions of ``theta @ x - gamma ||x||^2`` over the polytope (differentiable).
 
         The maximizer of ``theta @ x - gamma * ||x||^2`` (the minimizer of
@@ -162,6 +193,9 @@ class LinearProgram(Optimizer):
         gamma : float
             Weight of the quadratic term, positive. As ``gamma -> 0`` the
             solution tends to an optimum of the linear program.
+        **params : array-like of shape (n_instances, ...)
+            Per-instance right-hand sides ``b_ub`` and ``b_eq`` (see Notes of
+            the class): each instance is projected onto its own polytope.
 
         Returns
         -------
@@ -175,24 +209,54 @@ class LinearProgram(Optimizer):
         >>> lp = LinearProgram(A_eq=[[1.0, 1.0, 1.0]], b_eq=[1.0], bounds=(0, None))
         >>> lp.relax(torch.tensor([0.0, 1.0, 2.0]), gamma=1.0)   # projects (0, 0.5, 1)
         tensor([0.0000, 0.2500, 0.7500])
+        >>> lp.relax(torch.tensor([[0.0, 1.0, 2.0]]), gamma=1.0, b_eq=[[2.0]])  # sum(x) = 2
+        tensor([[0.1667, 0.6667, 1.1667]])
         """
         batch, restore = as_batch(theta, "theta", width=self.n_params)
-        return restore(self._relax(batch, gamma))
+        params = self.check_params(params, len(batch), batch.device)
+        return restore(self._relax(batch, gamma, **params))
 
-    def _relax(self, theta, gamma):
-        """``relax`` on a validated tensor."""
+    def _relax(self, theta, gamma, b_ub=None, b_eq=None, upper=None):
+        """``relax`` on a validated tensor, with optional per-instance data.
+
+        ``b_ub`` (B, n_ub) and ``b_eq`` (B, n_eq) are checked float64
+        right-hand sides; ``upper`` (B, n_vars), float64, adds the per-instance
+        upper bounds ``x <= min(hi, upper)`` (for problems that close some
+        variables per instance: ``upper`` at the lower bound fixes a variable
+        there, ``inf`` adds nothing; it must not be below the lower bound).
+        """
         gamma = float(check_scalar(gamma, "gamma", low=0.0, low_inclusive=False))
         polytope = self._cached(("polytope", device_key(theta.device)),
                                 lambda: self._polytope().tensors(theta.device))
-        return relax_polytope(polytope, theta, gamma, self.sign)
+        if b_ub is None and b_eq is None and upper is None:
+            self._cached("feasible", self._check_feasible)
+            return relax_polytope(polytope, theta, gamma, self.sign)
+        data, batch = self._data, theta.shape[0]
+        for name, values, width in (("b_ub", b_ub, data.A_ub), ("b_eq", b_eq, data.A_eq),
+                                    ("upper", upper, data.n)):
+            if values is None:
+                continue
+            if width is None:
+                raise ValueError(f"{name} was given per instance, but this LinearProgram has "
+                                 f"no {name.replace('b', 'A')}.")
+            width = width if name == "upper" else width.shape[0]
+            if tuple(values.shape) != (batch, width):
+                raise ValueError(f"{name} must have shape ({batch}, {width}), one row per "
+                                 f"instance of theta; got shape {tuple(values.shape)}.")
+        rows = polytope.for_rows(b_eq=b_eq, b_ub=b_ub, upper=upper)
+        return relax_polytope(rows, theta, gamma, self.sign)
 
-    def _polytope(self):
+    def _check_feasible(self):
         data = self._data
         res = linprog(np.zeros(data.n), A_ub=data.A_ub, b_ub=data.b_ub, A_eq=data.A_eq,
                       b_eq=data.b_eq, bounds=data.linprog_bounds, method="highs")
         if res.status == 2:
             raise ValueError(f"the feasible set of the LinearProgram is empty (HiGHS status 2: "
                              f"{res.message}); no instance has a relaxation.")
+        return True
+
+    def _polytope(self):
+        data = self._data
         dense = lambda A: None if A is None else (A.toarray() if sp.issparse(A) else A)  # noqa
         return Polytope(dense(data.A_eq), data.b_eq, dense(data.A_ub), data.b_ub,
                         data.lo, data.hi)
@@ -268,6 +332,13 @@ class LinearProgram(Optimizer):
         array([[0., 1., 0.]])
         """
         return cls(**_cvxpy_data(problem, parameter))
+
+
+def _rows(values, shared, n_instances):
+    """One right-hand side (numpy, or None) per instance: the given rows or the shared one."""
+    if values is None:
+        return [shared] * n_instances
+    return values.detach().cpu().to(torch.float64).numpy()
 
 
 class _LPData:

@@ -37,12 +37,23 @@ Forward, per batch:
    ``_TOL * max(1, |z|)`` of the projection. Accepted instances leave the
    batch; the others iterate on.
 
+Per-instance data: ``PolytopeTensors.for_rows`` gives each row of the batch
+its own right-hand sides ``b``, ``h`` and upper bounds ``min(hi, upper)``.
+The projector ``P`` depends only on the matrices and stays shared; the offset
+of the affine step, the row bounds and the box become per row (one extra
+matrix product per batch). Rows whose data make the polytope empty are
+reported: inconsistent equalities at once, the others by a Farkas
+certificate read off the ADMM residual (which tends to the displacement
+between the affine set and the box when they do not meet).
+
 Backward: implicit differentiation of the KKT system at the solution. With
 the active rows ``C_act`` (active bounds and rows of ``A``, ``G``),
 ``dx/dz = I - C_act' (C_act C_act')^+ C_act``, the projector onto the
 directions of the optimal face, applied to the incoming gradient with the
 per-instance active masks. No iteration is unrolled.
 """
+
+import copy
 
 import numpy as np
 import torch
@@ -56,6 +67,8 @@ _POLISH_STEPS = 3            # active-set corrections of a polish
 _MAX_ITER = 20000            # ADMM iterations before giving up
 _TOL = 1e-9                  # feasibility and certificate tolerance, times max(1, |z|)
 _KEEP_FACTORS_UP_TO = 512    # rows up to which the face factors are kept for the backward
+_DATA_TOL = 1e-7             # inconsistency of per-row data reported as empty, times its size
+_CERTIFY_AFTER = 100         # ADMM iterations before residuals are read as Farkas certificates
 
 
 class Polytope:
@@ -74,8 +87,8 @@ class Polytope:
 
     def __init__(self, A_eq, b_eq, A_ub, b_ub, lo, hi):
         n = len(lo)
-        A, b = _unit_rows(A_eq, b_eq, n)
-        G, h = _unit_rows(A_ub, b_ub, n)
+        A, b, self.eq_rows = _unit_rows(A_eq, b_eq, n)
+        G, h, self.ub_rows = _unit_rows(A_ub, b_ub, n)
         self.n_vars, self.n_eq, self.n_ub = n, len(A), len(G)
         self.rows = np.vstack([A, G])                  # (m_g, n): equality rows first
         self.lower = np.concatenate([b, np.full(len(G), -np.inf)])
@@ -88,6 +101,7 @@ class Polytope:
         M_pinv = np.linalg.pinv(M, rcond=1e-10) if len(M) else np.zeros((n + p, 0))
         self.projector = np.eye(n + p) - M_pinv @ M
         self.offset = M_pinv @ np.concatenate([b, h])
+        self.offset_map = M_pinv                     # offset of per-row right-hand sides
         # Equality multipliers that best explain a dual vector: pinv(A').
         self.eq_multipliers = np.linalg.pinv(A.T, rcond=1e-10) if len(A) else np.zeros((0, n))
 
@@ -97,15 +111,24 @@ class Polytope:
 
 
 def _unit_rows(A, b, n):
+    """Rows scaled to unit norm, zero rows dropped; and ``(kept, norms)`` to map a
+    per-row right-hand side of the original rows onto them."""
     if A is None or len(A) == 0:
-        return np.zeros((0, n)), np.zeros(0)
+        return np.zeros((0, n)), np.zeros(0), (np.zeros(0, dtype=np.int64), np.zeros(0))
     norms = np.linalg.norm(A, axis=1)
     keep = norms > 0
-    return A[keep] / norms[keep, None], b[keep] / norms[keep]
+    kept = np.flatnonzero(keep)
+    return A[keep] / norms[keep, None], b[keep] / norms[keep], (kept, norms[keep])
 
 
 class PolytopeTensors:
-    """The polytope on one device."""
+    """The polytope on one device.
+
+    Shared by every instance, except after :meth:`for_rows`: the fields named
+    in ``per_row`` then have a leading batch axis (``take`` subsets them).
+    """
+
+    per_row = ()
 
     def __init__(self, polytope, device):
         as_t = lambda a: torch.as_tensor(a, dtype=torch.float64, device=device)  # noqa: E731
@@ -124,6 +147,104 @@ class PolytopeTensors:
         self.box_lo = torch.cat([self.lo, zeros])
         self.box_hi = torch.cat([self.hi, zeros + inf])
         self.on_x = torch.cat([torch.ones(n, dtype=torch.float64, device=device), zeros])
+        # For per-row data: the kept rows and their norms, and the offset map.
+        index = lambda a: torch.as_tensor(a, dtype=torch.long, device=device)  # noqa: E731
+        self.eq_kept, self.eq_norms = index(polytope.eq_rows[0]), as_t(polytope.eq_rows[1])
+        self.ub_kept, self.ub_norms = index(polytope.ub_rows[0]), as_t(polytope.ub_rows[1])
+        self.offset_map = as_t(polytope.offset_map)
+
+    def for_rows(self, b_eq=None, b_ub=None, upper=None):
+        """The polytope with per-instance right-hand sides and variable upper bounds.
+
+        Parameters
+        ----------
+        b_eq : Tensor of shape (B, n_eq_rows), optional
+            Equality right-hand sides, one row per instance, of the original
+            (unscaled) rows, zero rows included; None keeps the shared ones.
+        b_ub : Tensor of shape (B, n_ub_rows), optional
+            Inequality right-hand sides, likewise.
+        upper : Tensor of shape (B, n_vars), optional
+            Extra upper bounds of the variables: instance ``i`` has
+            ``x <= min(hi, upper[i])`` (``upper`` equal to the lower bound
+            fixes a variable there; ``inf`` adds nothing). It must be at least
+            the lower bound.
+
+        Returns
+        -------
+        rows : PolytopeTensors
+            A view whose ``per_row`` fields have one row per instance.
+
+        Raises
+        ------
+        ValueError
+            If some instance's data are inconsistent at once (a dropped zero
+            row with a right-hand side it cannot meet, equalities without a
+            solution), naming the first such instance.
+        """
+        rows = copy.copy(self)
+        per_row = []
+        if b_eq is not None or b_ub is not None:
+            batch = (b_eq if b_eq is not None else b_ub).shape[0]
+            b = self._scaled(b_eq, self.eq_kept, self.eq_norms, "b_eq", batch,
+                             self.upper[:self.n_eq], must_be_zero=True)
+            h = self._scaled(b_ub, self.ub_kept, self.ub_norms, "b_ub", batch,
+                             self.upper[self.n_eq:], must_be_zero=False)
+            c = torch.cat([b, h], dim=1)
+            rows.offset = c @ self.offset_map.T
+            rows.lower = torch.cat([b, torch.full_like(h, -float("inf"))], dim=1)
+            rows.upper = c
+            # A x = b has a solution exactly when the least-squares point meets it.
+            gap = rows.offset[:, :self.n_vars] @ self.rows[:self.n_eq].T - b
+            tol = _DATA_TOL * c.abs().amax(1, keepdim=True).clamp_min(1.0) if c.numel() else 0
+            _raise_empty(gap.abs() > tol, "its equality rows have no common solution")
+            per_row += ["offset", "lower", "upper"]
+        if upper is not None:
+            # Internal callers map their own checked data here (closed arcs): an
+            # upper bound below the lower one (or NaN) is their bug, not the user's.
+            assert bool((upper >= self.lo).all()), "upper must be at least the lower bounds"
+            rows.hi = torch.minimum(self.hi, upper)
+            rows.fixed_var = self.lo == rows.hi
+            rows.box_hi = torch.cat([rows.hi, self.box_hi[self.n_vars:].expand(
+                len(upper), -1)], dim=1)
+            per_row += ["hi", "fixed_var", "box_hi"]
+        rows.per_row = tuple(per_row)
+        return rows
+
+    def _scaled(self, values, kept, norms, name, batch, shared, must_be_zero):
+        """Per-row right-hand sides of the kept unit rows (``shared`` when not given)."""
+        if values is None:
+            return shared.expand(batch, -1)
+        values = values.to(dtype=torch.float64, device=self.rows.device)
+        dropped = torch.ones(values.shape[1], dtype=torch.bool, device=values.device)
+        dropped[kept] = False
+        if bool(dropped.any()):         # all-zero rows: 0 = b (or 0 <= b) must hold
+            rest = values[:, dropped]
+            bad = rest.abs() > _DATA_TOL if must_be_zero else rest < -_DATA_TOL
+            _raise_empty(bad, f"a zero row of its constraints has a nonzero {name}"
+                         if must_be_zero else f"a zero row of its constraints has {name} < 0")
+        return values[:, kept] / norms
+
+    def take(self, index):
+        """The per-row fields of the instances ``index`` (the shared ones unchanged)."""
+        if not self.per_row:
+            return self
+        rows = copy.copy(self)
+        for name in self.per_row:
+            setattr(rows, name, getattr(self, name)[index])
+        return rows
+
+
+def _raise_empty(bad, why, rows=None):
+    """ValueError naming the first instance whose polytope is empty (``bad`` per row)."""
+    per_row = bad.reshape(bad.shape[0], -1).any(1)
+    if not bool(per_row.any()):
+        return
+    first = torch.nonzero(per_row)[:, 0]
+    found = first if rows is None else rows[first]
+    raise ValueError(
+        f"the polytope of instance {int(found[0])} (row {int(found[0])} of theta) is empty: "
+        f"{why}, under its per-instance right-hand sides (b_eq, b_ub) or upper bounds; "
+        f"{int(per_row.sum())} such instance(s), the first {found[:10].tolist()}.")
 
 
 def project(poly, z):
@@ -159,7 +280,8 @@ def project(poly, z):
     rho = _initial_rho(z)
     w = z_box.clamp(poly.box_lo, poly.box_hi)
     e = -w                        # e = u - w, with the scaled dual u = 0
-    for _ in range(_CHECK_EVERY, _MAX_ITER + 1, _CHECK_EVERY):
+    rows = poly
+    for iterations in range(_CHECK_EVERY, _MAX_ITER + 1, _CHECK_EVERY):
         scaled = rho + poly.on_x
         weight, target = rho / scaled, z_box / scaled
         for _ in range(_CHECK_EVERY):
@@ -171,6 +293,9 @@ def project(poly, z):
             e = torch.add(q, w, alpha=-2.0)             # new u = q - w
         u = e + w
         x, free, active, factor, ok = _polish(poly, z_box[:, :n], pre, rho * u, scale)
+        if poly.per_row and iterations >= _CERTIFY_AFTER:
+            _raise_empty(~ok & _separated(poly, v - w), "its constraints and bounds have no "
+                         "common point (a Farkas certificate separates them)", rows=todo)
         if todo.numel() == batch and bool(ok.all()):      # all done at the first polish
             return x, (free, active, factor if factor_out is not None else None)
         if bool(ok.any()):
@@ -181,14 +306,43 @@ def project(poly, z):
             keep = ~ok
             todo, z_box, rho, w, u, v, w_old, scale = (
                 t[keep] for t in (todo, z_box, rho, w, u, v, w_old, scale))
+            poly = poly.take(keep)
             if todo.numel() == 0:
                 return x_out, (free_out, active_out, factor_out)
         rho, u = _adapt_rho(rho, u, v, w, w_old)
         e = u - w
+    hint = (" or that their per-instance right-hand sides (b_eq, b_ub) and upper bounds leave "
+            "a feasible point" if rows.per_row else "")
     raise ValueError(
         f"the projection onto the polytope did not converge within {_MAX_ITER} ADMM "
         f"iterations for instance(s) {todo[:10].tolist()} (rows of theta); check that "
-        "theta has a moderate size, or increase gamma.")
+        f"theta has a moderate size{hint}, or increase gamma.")
+
+
+def _separated(poly, direction):
+    """Rows whose polytope a Farkas certificate built from ``direction`` proves empty.
+
+    The polytope is the affine set ``{M v = c}`` met with the box of ``v = (x, s)``.
+    A ``y`` in the range of ``M'`` takes one value ``y @ v0`` on the whole affine set;
+    if the box lies strictly on one side (its support ``sup y @ v`` is below it, for
+    ``y`` or ``-y``), the two do not meet. ADMM's residual ``v - w`` tends to the
+    displacement between them when they do not, which is such a ``y``; any
+    direction gives a valid proof, so a poor guess only fails to certify.
+    """
+    y = direction - direction @ poly.projector
+    norm = y.norm(dim=1, keepdim=True)
+    y = torch.where(y.abs() > 1e-12 * norm, y, 0.0) / norm.clamp_min(1e-300)
+    level = (y * poly.offset).sum(1)
+    lo, hi = poly.box_lo.expand_as(y), poly.box_hi.expand_as(y)
+
+    def support(y):
+        return torch.where(y > 0, y * hi, torch.where(y < 0, y * lo, 0.0)).sum(1)
+
+    finite = lambda t: torch.where(t.isfinite(), t.abs(), 0.0).amax(1)  # noqa: E731
+    size = torch.stack([finite(lo), finite(hi), finite(poly.offset.expand_as(y)),
+                        torch.ones_like(level)]).amax(0)
+    gap = torch.maximum(level - support(y), -level - support(-y))
+    return (gap > _DATA_TOL * size) & (norm[:, 0] > 0)
 
 
 def _initial_rho(z):
@@ -285,8 +439,8 @@ def _polish(poly, z, pre, y, scale):
     todo = torch.nonzero(~ok)[:, 0]
     lower[todo], upper[todo], active[todo] = (t[~ok] for t in guess)
     for _ in range(_POLISH_STEPS - 1):
-        x_t, ok_t, face, guess = _polish_face(poly, z[todo], lower[todo], upper[todo],
-                                              active[todo], prior[todo], tol[todo])
+        x_t, ok_t, face, guess = _polish_face(poly.take(todo), z[todo], lower[todo],
+                                              upper[todo], active[todo], prior[todo], tol[todo])
         x[todo], ok[todo] = x_t, ok_t
         if factor is not None:
             factor[todo] = face.factor

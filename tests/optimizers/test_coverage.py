@@ -19,6 +19,7 @@ from skdfl.optimizers import CoverageMaximizer
 from skdfl.optimizers import _coverage_relax as kernel
 from skdfl.optimizers._coverage_relax import (
     coverage_gradient, coverage_gradient_vjp, coverage_hessian, project_capped_simplex)
+from tests._oracles import central_difference
 
 
 def coverage_np(x, theta, w):
@@ -180,6 +181,117 @@ def test_pickle_and_clone():
     torch.testing.assert_close(copy.relax(theta, 0.2), opt.relax(theta, 0.2))
     copy.set_params(weights=[3.0, 1.0])        # a changed parameter drops the cached weights
     np.testing.assert_array_equal(copy.target_weights, [3.0, 1.0])
+
+
+# ---------------------------------------------------------------- per-instance data
+
+
+def per_row_problem(seed, batch, n, m):
+    """Probabilities, a budget (0 to n) and target weights (some 0) per row."""
+    theta, _ = random_problem(seed, batch, n, m, sparsity=0.6)
+    rng = np.random.default_rng(seed + 100)
+    k = rng.integers(0, n + 1, batch)
+    weights = rng.uniform(0.5, 2.0, (batch, m)) * (rng.uniform(size=(batch, m)) < 0.8)
+    return theta, k, weights
+
+
+@pytest.mark.parametrize("n, m", [(4, 3), (7, 5)])
+def test_greedy_per_row_budget_and_weights_match_the_reference_greedy(n, m):
+    theta, k, weights = per_row_problem(n, 12, n, m)
+    opt = CoverageMaximizer(k=1, n_items=n, n_targets=m)
+    flat = theta.reshape(12, -1)
+    x = opt.solve(flat, k=k, weights=weights)
+    values = opt.objective(x, flat, weights=weights)
+    for i in range(12):
+        np.testing.assert_array_equal(x[i], greedy_np(theta[i], weights[i], k[i]))
+        assert values[i] == pytest.approx(coverage_np(x[i], theta[i], weights[i]), abs=1e-12)
+    assert (x.sum(1) <= k).all() and not x[k == 0].any()
+    # Only one of them given: the other is the constructor's.
+    w = np.ones(m)
+    for i, row in enumerate(opt.solve(flat, k=k)):
+        np.testing.assert_array_equal(row, greedy_np(theta[i], w, k[i]))
+    for i, row in enumerate(opt.solve(flat, weights=weights)):
+        np.testing.assert_array_equal(row, greedy_np(theta[i], weights[i], 1))
+
+
+def test_per_row_values_equal_to_the_constructor_change_nothing():
+    theta, w = random_problem(2, 6, 5, 4)
+    flat = torch.as_tensor(theta.reshape(6, -1))
+    opt = CoverageMaximizer(k=2, n_items=5, n_targets=4, weights=w)
+    same = dict(k=np.full(6, 2), weights=np.tile(w, (6, 1)))
+    torch.testing.assert_close(opt.solve(flat, **same), opt.solve(flat), rtol=0, atol=0)
+    for gamma in (0.0, 0.2):
+        torch.testing.assert_close(opt.relax(flat, gamma, **same), opt.relax(flat, gamma),
+                                   rtol=0, atol=1e-12)
+    x = torch.rand(6, 5, dtype=torch.float64)
+    torch.testing.assert_close(opt.objective(x, flat, **same), opt.objective(x, flat))
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.1, 1.0])
+def test_relax_per_row_equals_the_fixed_problem_of_each_row(gamma):
+    theta, k, weights = per_row_problem(7, 8, 6, 4)
+    k[:2] = [0, 6]
+    opt = CoverageMaximizer(k=1, n_items=6, n_targets=4)
+    flat = torch.tensor(theta.reshape(8, -1), requires_grad=True)
+    x = opt.relax(flat, gamma, k=k, weights=weights)
+    c = torch.as_tensor(np.random.default_rng(0).normal(size=(8, 6)))
+    grad, = torch.autograd.grad((x * c).sum(), flat)
+    assert not x[0].any() and not grad[0].any()            # k = 0: nothing, and it stays so
+    for i in range(1, 8):
+        alone = CoverageMaximizer(k=int(k[i]), n_items=6, n_targets=4, weights=weights[i])
+        t = flat[i:i + 1].detach().clone().requires_grad_()
+        x_i = alone.relax(t, gamma)
+        grad_i, = torch.autograd.grad((x_i * c[i]).sum(), t)
+        torch.testing.assert_close(x[i], x_i[0].detach(), rtol=0, atol=1e-9)
+        torch.testing.assert_close(grad[i], grad_i[0], rtol=1e-6, atol=1e-8)
+        assert float(x[i].detach().sum()) <= k[i] + 1e-9
+
+
+def test_relax_per_row_gradient_matches_central_differences():
+    rng = np.random.default_rng(3)
+    theta = rng.uniform(0.1, 0.9, (2, 5, 3))
+    k, weights = np.array([2, 3]), rng.uniform(0.5, 2.0, (2, 3))
+    opt = CoverageMaximizer(k=1, n_items=5, n_targets=3)
+    c = rng.normal(size=(2, 5))
+
+    def loss(t):
+        return float((opt.relax(t, 0.5, k=k, weights=weights) * c).sum())
+
+    flat = theta.reshape(2, -1)
+    t = torch.tensor(flat, requires_grad=True)
+    (opt.relax(t, 0.5, k=k, weights=weights) * torch.as_tensor(c)).sum().backward()
+    numeric = central_difference(loss, flat)
+    assert np.abs(numeric).max() > 1e-3
+    np.testing.assert_allclose(t.grad.numpy(), numeric, rtol=1e-5, atol=1e-6)
+
+
+def test_projection_with_a_budget_per_row():
+    z = torch.as_tensor(np.random.default_rng(0).uniform(-1, 3, (6, 5)))
+    k = torch.tensor([0, 1, 2, 4, 5, 7])
+    x, tau = project_capped_simplex(z, k)
+    for row, zi, ki in zip(x.numpy(), z.numpy(), k.tolist()):
+        np.testing.assert_allclose(row, reference_projection(zi, ki), atol=1e-10)
+    assert (tau[k >= 5] == 0).all()
+
+
+@pytest.mark.parametrize("params, match", [
+    (dict(k=[1, 4]), r"k must be <= 3 \(n_items\); got 4 in row 1"),
+    (dict(k=[-1, 1]), r"k must be >= 0; got -1 in row 0"),
+    (dict(k=[1, 1.5]), r"k must hold whole numbers; got 1.5 in row 1"),
+    (dict(k=[1, 2, 3]), r"k must have shape \(2,\)"),
+    (dict(weights=[[1.0, 1.0], [1.0, -2.0]]), r"weights must be >= 0; got -2 in row 1"),
+    (dict(weights=[[np.nan, 1.0], [1.0, 1.0]]), r"weights must be finite; got nan in row 0"),
+    (dict(weights=[1.0, 1.0]), r"weights must have shape \(2, 2\)"),
+    (dict(budget=[1, 1]), r"'budget' is not a per-instance parameter.*\['k', 'weights'\]"),
+])
+def test_bad_per_row_values_name_the_argument_and_row(params, match):
+    opt = CoverageMaximizer(k=1, n_items=3, n_targets=2)
+    theta = np.full((2, 6), 0.5)
+    for call in (lambda: opt.solve(theta, **params),
+                 lambda: opt.relax(theta, 0.1, **params),
+                 lambda: opt.objective(np.ones((2, 3)), theta, **params)):
+        with pytest.raises(ValueError, match=match):
+            call()
 
 
 # ---------------------------------------------------------------- errors
@@ -511,3 +623,19 @@ def test_cuda_matches_cpu():
         x_gpu.sum().backward()
         torch.testing.assert_close(theta_gpu.grad.cpu(), theta_cpu.grad, atol=1e-7, rtol=1e-6)
     assert opt.objective(x, theta.cuda()).is_cuda
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_per_row_values_match_cpu():
+    theta, k, weights = per_row_problem(4, 16, 8, 5)
+    flat = torch.as_tensor(theta.reshape(16, -1))
+    opt = CoverageMaximizer(k=1, n_items=8, n_targets=5)
+    params = dict(k=torch.as_tensor(k), weights=torch.as_tensor(weights))
+    gpu = {name: value.cuda() for name, value in params.items()}
+    torch.testing.assert_close(opt.solve(flat.cuda(), **gpu).cpu(), opt.solve(flat, **params))
+    theta_cpu, theta_gpu = flat.clone().requires_grad_(), flat.cuda().requires_grad_()
+    x_cpu, x_gpu = opt.relax(theta_cpu, 0.2, **params), opt.relax(theta_gpu, 0.2, **gpu)
+    torch.testing.assert_close(x_gpu.detach().cpu(), x_cpu.detach(), atol=1e-8, rtol=0)
+    x_cpu.sum().backward()
+    x_gpu.sum().backward()
+    torch.testing.assert_close(theta_gpu.grad.cpu(), theta_cpu.grad, atol=1e-7, rtol=1e-6)

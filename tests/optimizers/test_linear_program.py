@@ -136,6 +136,82 @@ def test_sparse_matrices_give_the_same_decisions():
                                dense.relax(torch.as_tensor(theta), 0.3), atol=1e-9)
 
 
+# ---------------------------------------------------------------- per-instance data
+
+def per_row_rhs(lp, seed, n_instances, slack=(0.1, 1.0)):
+    """Right-hand sides, one per row, each feasible: built around a random interior point."""
+    rng = np.random.default_rng(seed)
+    d = lp._data
+    x0 = rng.uniform(0.2, 0.8, (n_instances, d.n))
+    b_eq = None if d.A_eq is None else x0 @ d.A_eq.T
+    b_ub = None if d.A_ub is None else x0 @ d.A_ub.T + rng.uniform(*slack, (n_instances,
+                                                                           len(d.A_ub)))
+    return b_ub, b_eq
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("given", ["b_ub", "b_eq", "both"])
+def test_per_row_rhs_solves_each_row_as_highs_does(seed, given):
+    lp = random_feasible_lp(seed, n=5, sense=["maximize", "minimize"][seed % 2])
+    theta = np.random.default_rng(seed).normal(size=(4, 5))
+    b_ub, b_eq = per_row_rhs(lp, seed + 10, 4)
+    params = {"b_ub": b_ub, "b_eq": b_eq} if given == "both" else {
+        given: b_ub if given == "b_ub" else b_eq}
+    x = lp.solve(theta, **params)
+    d = lp._data
+    for i, (row, t) in enumerate(zip(x, theta)):
+        row_ub = params.get("b_ub", [d.b_ub] * 4)[i]
+        row_eq = params.get("b_eq", [d.b_eq] * 4)[i]
+        ref = linprog(lp.sign * t, A_ub=d.A_ub, b_ub=row_ub, A_eq=d.A_eq, b_eq=row_eq,
+                      bounds=d.linprog_bounds, method="highs-ipm")
+        assert ref.status == 0
+        assert float(row @ t) == pytest.approx(lp.sign * ref.fun, abs=1e-7)
+        alone = LinearProgram(A_eq=d.A_eq, b_eq=row_eq, A_ub=d.A_ub, b_ub=row_ub,
+                              bounds=lp.bounds, sense=lp.sense)
+        assert_feasible(alone, row)
+        np.testing.assert_array_equal(row, alone.solve(t))
+    np.testing.assert_allclose(lp.objective(x, theta, **params), (x * theta).sum(1))
+
+
+def test_per_row_rhs_equal_to_the_constructor_changes_nothing():
+    lp = random_feasible_lp(4)
+    theta = np.random.default_rng(4).normal(size=(3, 6))
+    d = lp._data
+    same = lp.solve(theta, b_ub=np.tile(d.b_ub, (3, 1)), b_eq=np.tile(d.b_eq, (3, 1)))
+    np.testing.assert_array_equal(same, lp.solve(theta))
+
+
+def test_per_row_infeasible_or_unbounded_instance_is_named():
+    lp = LinearProgram(A_ub=[[1.0, 1.0], [-1.0, -1.0]], b_ub=[1.0, 0.0], bounds=(0, None))
+    theta = np.ones((3, 2))
+    with pytest.raises(ValueError, match=r"instance 1 \(row 1 of theta\).*infeasible"
+                                         r".*HiGHS status 2"):
+        lp.solve(theta, b_ub=[[1.0, 0.0], [1.0, -2.0], [1.0, -3.0]])
+    box = LinearProgram(A_ub=[[1.0, -1.0]], b_ub=[1.0])
+    with pytest.raises(ValueError, match=r"instance 2 \(row 2 of theta\).*unbounded"):
+        box.solve(np.array([[-1.0, -1.0]] * 2 + [[1.0, 1.0]]), b_ub=[[1.0], [2.0], [3.0]])
+
+
+@pytest.mark.parametrize("params, message", [
+    (dict(b_eq=[[1.0], [1.0]]), r"b_eq was given per instance, but .* no A_eq"),
+    (dict(b_ub=[[1.0, 2.0], [1.0, 2.0]]), r"b_ub must have shape \(2, 1\).*got shape \(2, 2\)"),
+    (dict(b_ub=[1.0, 2.0]), r"b_ub must have shape \(2, 1\).*got shape \(2,\)"),
+    (dict(b_ub=[[1.0], [np.nan]]), r"b_ub must be finite; got nan in row 1"),
+    (dict(b_ub=[[np.inf], [1.0]]), r"b_ub must be finite; got inf in row 0"),
+    (dict(b_ub=[["a"], ["b"]]), r"b_ub must hold numbers"),
+    (dict(capacity=[1.0, 2.0]), r"'capacity' is not a per-instance parameter.*\['b_ub', "
+                                r"'b_eq'\]"),
+])
+def test_bad_per_row_rhs_names_the_argument_and_row(params, message):
+    lp = LinearProgram(A_ub=[[1.0, 1.0]], b_ub=[1.0], bounds=(0, 1))
+    theta = np.ones((2, 2))
+    for call in (lambda: lp.solve(theta, **params),
+                 lambda: lp.relax(torch.as_tensor(theta), 0.5, **params),
+                 lambda: lp.objective(theta, theta, **params)):
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
 # ---------------------------------------------------------------- validation
 
 def test_init_only_stores_and_clone_pickle_work():

@@ -259,6 +259,62 @@ def test_linear_program_matches_highs_interior_point(data):
         assert penalized(point) >= penalized(vertex) - 1e-7
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_linear_program_per_row_rhs_equals_each_row_alone(data):
+    """Batched per-row right-hand sides (and upper bounds) == a fixed LP built from each row."""
+    lp, n = data.draw(linear_programs())
+    d = lp._data
+    n_rows = data.draw(rows())
+    theta = data.draw(parameters((n_rows, n), [-1.0, 0.0, 1.0, 2.0]))
+    # Every row's data around its own point of the box: feasible, often degenerate.
+    x0 = data.draw(arrays(np.float64, (n_rows, n), elements=st.sampled_from([0.0, 0.5, 1.0])))
+    slack = data.draw(arrays(np.float64, (n_rows, 0 if d.A_ub is None else len(d.A_ub)),
+                             elements=st.sampled_from([0.0, 0.5, 2.0])))
+    params = {}
+    if (d.A_eq is not None or d.A_ub is not None) and data.draw(st.booleans()):
+        if d.A_eq is not None:
+            params["b_eq"] = x0 @ d.A_eq.T
+        if d.A_ub is not None:
+            params["b_ub"] = x0 @ d.A_ub.T + slack
+    upper = None
+    if not params or data.draw(st.booleans()):       # closes some variables at 0.5 or x0
+        upper = np.where(data.draw(arrays(bool, (n_rows, n))), np.maximum(x0, 0.5), np.inf)
+        if not params:                               # the shared data must hold for x0
+            keep = np.ones(n_rows, dtype=bool)
+            if d.A_eq is not None:
+                keep &= np.abs(x0 @ d.A_eq.T - d.b_eq).max(1) == 0
+            if d.A_ub is not None:
+                keep &= (x0 @ d.A_ub.T <= d.b_ub).all(1)
+            upper = np.where(keep[:, None], upper, np.inf)
+    hi = [d.hi] * n_rows if upper is None else np.minimum(d.hi, upper)
+    alone = [LinearProgram(A_eq=d.A_eq, b_eq=params.get("b_eq", [d.b_eq] * n_rows)[i],
+                           A_ub=d.A_ub, b_ub=params.get("b_ub", [d.b_ub] * n_rows)[i],
+                           bounds=list(zip(d.lo, hi[i])), sense=lp.sense)
+             for i in range(n_rows)]
+    if upper is None:
+        x = lp.solve(theta, **params)
+        for i, one in enumerate(alone):
+            np.testing.assert_array_equal(x[i], one.solve(theta[i]))
+    gamma = data.draw(st.sampled_from([0.05, 0.5, 2.0]))
+    as_t = lambda a: None if a is None else torch.as_tensor(a)  # noqa: E731
+    t = torch.as_tensor(theta).requires_grad_()
+    checked = lp.check_params(params, n_rows)
+    relaxed = lp._relax(t, gamma, upper=as_t(upper), **checked)
+    g = torch.as_tensor(np.linspace(-1.0, 1.0, n_rows * n).reshape(n_rows, n))
+    grad, = torch.autograd.grad((relaxed * g).sum(), t)
+    for i, one in enumerate(alone):
+        t_i = torch.as_tensor(theta[i:i + 1]).requires_grad_()
+        x_i = one.relax(t_i, gamma)
+        grad_i, = torch.autograd.grad((x_i * g[i]).sum(), t_i)
+        np.testing.assert_allclose(relaxed[i].detach(), x_i[0].detach(), atol=1e-7)
+        assert_feasible(one, relaxed[i].detach().numpy(), tol=1e-7)
+        # The gradient is the projector onto the face: equal where the faces agree,
+        # which degenerate ties can break, so compare only when the points are interior.
+        if np.allclose(relaxed[i].detach(), x_i[0].detach(), atol=1e-12):
+            np.testing.assert_allclose(grad[i], grad_i[0], atol=1e-7)
+
+
 # ------------------------------------------------------- CoverageMaximizer
 
 @PROPERTY
@@ -292,3 +348,39 @@ def test_coverage_greedy_against_reference_and_optimum(data):
         if not row.any():
             assert not chosen.any()      # nothing to cover: nothing chosen
         assert (chosen_more >= chosen).all()       # greedy sets are nested in k
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_coverage_per_row_budget_and_weights_equal_each_row_alone(data):
+    """Batched per-row k and weights == a fixed CoverageMaximizer built from each row."""
+    n, m, n_rows = data.draw(st.integers(1, 5)), data.draw(st.integers(1, 3)), data.draw(rows())
+    k = data.draw(arrays(np.int64, n_rows, elements=st.integers(0, n)))
+    weights = data.draw(arrays(np.float64, (n_rows, m),
+                               elements=st.sampled_from([0.0, 0.5, 1.0, 2.0])))
+    theta = data.draw(arrays(np.float64, (n_rows, n * m),
+                             elements=st.integers(0, 8).map(lambda i: i / 8)))
+    given_params = data.draw(st.sampled_from([("k",), ("weights",), ("k", "weights")]))
+    params = {name: {"k": k, "weights": weights}[name] for name in given_params}
+    k_rows = k if "k" in params else np.full(n_rows, n)
+    w_rows = weights if "weights" in params else np.ones((n_rows, m))
+    opt = CoverageMaximizer(k=n, n_items=n, n_targets=m)
+    x = opt.solve(theta, **params)
+    gamma = data.draw(st.sampled_from([0.0, 0.1, 1.0]))
+    t = torch.as_tensor(theta).requires_grad_()
+    relaxed = opt.relax(t, gamma, **params)
+    c = torch.as_tensor(np.linspace(-1.0, 1.0, n_rows * n).reshape(n_rows, n))
+    grad, = torch.autograd.grad((relaxed * c).sum(), t)
+    for i in range(n_rows):
+        if k_rows[i] == 0:                       # nothing to choose: nothing chosen, no gradient
+            assert not x[i].any() and not relaxed[i].any() and not grad[i].any()
+            continue
+        alone = CoverageMaximizer(k=int(k_rows[i]), n_items=n, n_targets=m, weights=w_rows[i])
+        np.testing.assert_array_equal(x[i], alone.solve(theta[i]))
+        np.testing.assert_array_equal(x[i], greedy_np(theta[i].reshape(n, m), w_rows[i],
+                                                      k_rows[i]))
+        t_i = torch.as_tensor(theta[i:i + 1]).requires_grad_()
+        x_i = alone.relax(t_i, gamma)
+        grad_i, = torch.autograd.grad((x_i * c[i]).sum(), t_i)
+        np.testing.assert_allclose(relaxed[i].detach(), x_i[0].detach(), atol=1e-9)
+        np.testing.assert_allclose(grad[i], grad_i[0], rtol=1e-6, atol=1e-8)
