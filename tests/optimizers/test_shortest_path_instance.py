@@ -342,7 +342,7 @@ def relaxed_oracle(theta, gamma, arcs, n_nodes, source, target, mask):
     x = cp.Variable(len(arcs))
     problem = cp.Problem(cp.Minimize(theta @ x + gamma * cp.sum_squares(x)),
                          [incidence @ x == supply, x >= 0, x <= mask.astype(float)])
-    problem.solve()
+    problem.solve(solver=cp.CLARABEL)    # interior point, accurate to ~1e-8
     return x.value
 
 
