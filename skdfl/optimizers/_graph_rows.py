@@ -50,7 +50,8 @@ def segments(graph, device):
     problem's own paths), or the masks more than ``MAX_PAIR_ENTRIES``.
     """
     n_nodes, n_arcs = graph.n_nodes, len(graph.tails)
-    if graph.levels is None:
+    # (Checked first: the reachability table below is n_nodes x n_nodes.)
+    if graph.levels is None or n_nodes * n_nodes * (n_arcs + 1) > MAX_PAIR_ENTRIES:
         return None
     out_arcs = [[] for _ in range(n_nodes)]
     for e, tail in enumerate(graph.tails):

@@ -55,13 +55,15 @@ class ShortestPath(Optimizer):
     - ``arc_mask`` of shape ``(n_instances, n_arcs)``, boolean: False closes
       the arc for this instance (a road closed on this day).
 
-    Every row must keep an open path from its source to its target; a row
-    without one is a ``ValueError`` naming it. The batch is still solved at
-    once: a closed arc costs infinity inside the solver, and on a small DAG
-    the paths of every (source, target) pair are listed once, so each row
-    scores the paths of its own pair. ``objective`` stays ``theta @ x``;
-    ``relax`` maps the end nodes to the supplies of the flow equalities and
-    closed arcs to upper bounds of 0.
+    Every row must keep an open path from its source to its target: ``solve``
+    and ``relax`` raise a ``ValueError`` naming the first row without one.
+    The batch is still solved at once: a closed arc costs infinity inside the
+    solver; on a small DAG each row scores the listed maximal paths through
+    its own end nodes, counting only the arcs between them (one matrix
+    product for the batch), otherwise the dynamic program starts each row at
+    its own source. ``objective`` stays ``theta @ x``; ``relax`` maps the end
+    nodes to the supplies of the flow equalities and closed arcs to upper
+    bounds of 0.
 
     Examples
     --------
