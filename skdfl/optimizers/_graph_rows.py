@@ -174,6 +174,6 @@ def cheapest_paths(tables, theta, source=None, target=None, arc_mask=None):
     costs = theta if arc_mask is None else theta.masked_fill(~arc_mask, float("inf"))
     if source is None:
         used, dist = _dynamic_programming(tensors, costs)
-        return used, dist[:, tensors.target]
+        return used, dist[tensors.target]
     used, dist = _dynamic_programming(tensors, costs, source, target)
-    return used, dist.gather(1, target[:, None])[:, 0]
+    return used, dist.gather(0, target[None, :])[0]
