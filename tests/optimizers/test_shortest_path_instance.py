@@ -389,3 +389,26 @@ def test_relax_without_a_path_names_the_row():
     sp = ShortestPath(grid=(3, 3))
     with pytest.raises(ValueError, match=r"source and target leave no path.*row 1"):
         sp.relax(torch.ones(2, sp.n_params), 0.5, source=[0, 8], target=[8, 0])
+
+
+# ---------------------------------------------------------------- CUDA
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("problem", [p for p in PROBLEMS if p[0] in ("grid(5, 5)", "dag0",
+                                                                     "cyclic0")],
+                         ids=["grid", "dag", "cyclic"])
+def test_cuda_matches_cpu(problem, kernel):
+    _, sp, arcs, n_nodes, _ = problem
+    sp = ShortestPath(**sp.get_params())
+    rng = np.random.default_rng(8)
+    sources, targets, masks = draw_rows(rng, arcs, n_nodes, 32)
+    theta = torch.as_tensor(draw_costs(rng, (32, len(arcs)), "positive"))
+    params = dict(source=torch.as_tensor(sources), target=torch.as_tensor(targets),
+                  arc_mask=torch.as_tensor(masks))
+    cpu = sp.solve(theta, **params)
+    x = sp.solve(theta.cuda(), **{k: v.cuda() for k, v in params.items()})
+    assert x.is_cuda
+    torch.testing.assert_close(x.cpu(), cpu, rtol=0, atol=0)
+    bad = dict(params, arc_mask=torch.zeros_like(params["arc_mask"]).cuda())
+    with pytest.raises(ValueError, match="row 0"):
+        sp.solve(theta.cuda(), **bad)
