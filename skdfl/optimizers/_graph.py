@@ -12,6 +12,7 @@ infinite cost.
 
 from collections import deque
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -22,6 +23,8 @@ import torch
 MAX_PATH_ENTRIES = 1 << 16
 # Rows of a batch scored at once against the listed paths (bounds memory).
 _SCORE_ENTRIES = 1 << 22
+# In-degrees up to which the DP compares incoming arcs one by one.
+_FEW_IN_ARCS = 4
 
 
 def grid_arcs(height, width):
@@ -113,27 +116,45 @@ class Graph:
         # The dummy arc m starts at the source: with infinite cost it never wins.
         tails = np.append(self.tails, self.source)
         as_t = lambda a: torch.as_tensor(a, dtype=torch.long, device=device)  # noqa: E731
-        levels = None
+
+        def step(nodes):
+            arcs = self.in_arcs[nodes]
+            return LevelStep(as_t(nodes), as_t(arcs), as_t(arcs.ravel()),
+                             as_t(tails[arcs].ravel()))
+
+        levels = all_levels = None
         if self.levels is not None:
             # The source keeps distance 0 even when arcs enter it (from nodes
             # it cannot reach, so never on a shortest path).
-            levels = [as_t(level[level != self.source]) for level in self.levels]
+            levels = [step(level[level != self.source]) for level in self.levels]
+            # Sources that differ by row are reset after each level instead.
+            all_levels = [step(level) for level in self.levels]
         paths = self.paths()
         if paths is not None:
             paths = torch.as_tensor(paths, dtype=torch.float64, device=device)
-        return GraphTensors(as_t(tails), as_t(self.in_arcs), levels, m,
-                            self.source, self.target, paths)
+        return GraphTensors(as_t(tails), step(np.arange(self.n_nodes)), levels, m,
+                            self.source, self.target, paths, all_levels)
+
+
+class LevelStep(NamedTuple):
+    """The nodes relaxed together and their incoming arcs, padded with the dummy arc."""
+
+    nodes: torch.Tensor        # (L,)
+    arcs: torch.Tensor         # (L, D) incoming arcs of each node
+    arc_ids: torch.Tensor      # (L * D,) the same, flat (for index_select)
+    arc_tails: torch.Tensor    # (L * D,) their tails
 
 
 @dataclass
 class GraphTensors:
     tails: torch.Tensor        # (m + 1,) including the dummy arc
-    in_arcs: torch.Tensor      # (n_nodes, max_in_degree)
-    levels: list | None
+    every_node: LevelStep      # all nodes at once (Bellman-Ford rounds)
+    levels: list | None        # LevelStep per topological level, without the source
     n_arcs: int
     source: int
     target: int
     paths: torch.Tensor | None  # (n_paths, m) 0/1 incidence, or None
+    all_levels: list | None = None   # levels with the source kept (per-row sources)
 
 
 def _reaches(tails, heads, n_nodes, start):
@@ -188,7 +209,7 @@ def shortest_path_batch(graph, theta):
     """Batched shortest paths; ``theta`` is (B, m) float64, returns 0/1 arc use."""
     if graph.paths is not None:
         return _best_listed_path(graph.paths, theta)
-    return _dynamic_programming(graph, theta)
+    return _dynamic_programming(graph, theta)[0]
 
 
 def _best_listed_path(paths, theta):
@@ -199,34 +220,62 @@ def _best_listed_path(paths, theta):
     return torch.cat([paths[(part @ paths.T).argmin(-1)] for part in theta.split(rows)])
 
 
-def _dynamic_programming(graph, theta):
-    """Level-synchronous DP on a DAG, Bellman-Ford rounds on a cyclic graph."""
+def _dynamic_programming(graph, theta, source=None, target=None):
+    """Level-synchronous DP on a DAG, Bellman-Ford rounds on a cyclic graph.
+
+    ``source`` and ``target``, (B,) long tensors, give each row its own end
+    nodes (default: the graph's). Returns the 0/1 arc use and the distances
+    from each row's source, node-major: (n_nodes, B); an infinite cost
+    closes an arc. Node-major tables make every gather and write below copy
+    whole rows (several times faster on CPU than column gathers); the values
+    and the tie-breaking are those of the row-major formulation.
+    """
     batch = theta.shape[0]
-    costs = torch.cat([theta, theta.new_full((batch, 1), float("inf"))], dim=1)
-    dist = theta.new_full((batch, graph.in_arcs.shape[0]), float("inf"))
-    dist[:, graph.source] = 0.0
+    costs = torch.cat([theta.T, theta.new_full((1, batch), float("inf"))])    # (m + 1, B)
+    every = graph.every_node
+    dist = theta.new_full((every.nodes.shape[0], batch), float("inf"))
+    if source is None:
+        dist[graph.source] = 0.0
+    else:
+        source_row = source.unsqueeze(0)
+        dist.scatter_(0, source_row, 0.0)
     pred = torch.full_like(dist, graph.n_arcs, dtype=torch.long)
     if graph.levels is not None:
-        for nodes in graph.levels:
-            arcs = graph.in_arcs[nodes]                               # (L, D)
-            cand = dist[:, graph.tails[arcs]] + costs[:, arcs]        # (B, L, D)
-            best, which = _min_last(cand)
-            dist[:, nodes] = best
-            pred[:, nodes] = arcs.expand(batch, -1, -1).gather(-1, which[..., None])[..., 0]
+        for step in graph.levels if source is None else graph.all_levels:
+            best, chosen = _relax(dist, costs, step)
+            dist.index_copy_(0, step.nodes, best)
+            if source is not None:
+                # Nothing reaches a row's own source in a DAG: it keeps 0.
+                dist.scatter_(0, source_row, 0.0)
+            pred.index_copy_(0, step.nodes, chosen)
         steps = len(graph.levels)
     else:
-        arcs = graph.in_arcs
-        for _ in range(arcs.shape[0] - 1):
-            cand = dist[:, graph.tails[arcs]] + costs[:, arcs]
-            best, which = _min_last(cand)
+        for _ in range(every.nodes.shape[0] - 1):
+            best, chosen = _relax(dist, costs, every)
             improved = best < dist
             if not bool(improved.any()):
                 break
             dist = torch.where(improved, best, dist)
-            chosen = arcs.expand(batch, -1, -1).gather(-1, which[..., None])[..., 0]
             pred = torch.where(improved, chosen, pred)
-        steps = arcs.shape[0] - 1
-    return _trace_back(graph, pred, steps)
+        steps = every.nodes.shape[0] - 1
+    return _trace_back(graph, pred, steps, source, target), dist
+
+
+def _relax(dist, costs, step):
+    """Best distance to each node of ``step`` through one incoming arc, and that arc."""
+    cand = dist.index_select(0, step.arc_tails) + costs.index_select(0, step.arc_ids)
+    cand = cand.view(*step.arcs.shape, dist.shape[1])                     # (L, D, B)
+    if cand.shape[1] <= _FEW_IN_ARCS:
+        # argmin over a middle axis is slow on CPU; a few comparisons are not.
+        # (Strictly smaller replaces: the first minimum wins, as with argmin.)
+        best, which = cand[:, 0], torch.zeros_like(cand[:, 0], dtype=torch.long)
+        for d in range(1, cand.shape[1]):
+            smaller = cand[:, d] < best
+            best = torch.where(smaller, cand[:, d], best)
+            which = which.masked_fill(smaller, d)
+    else:
+        best, which = _min_last(cand.transpose(1, 2).contiguous())
+    return best, step.arcs.gather(1, which)
 
 
 def _min_last(values):
@@ -240,15 +289,18 @@ def _min_last(values):
     return values.gather(-1, which.unsqueeze(-1)).squeeze(-1), which
 
 
-def _trace_back(graph, pred, steps):
-    batch = pred.shape[0]
-    rows = torch.arange(batch, device=pred.device)
-    source = graph.source
-    node = torch.full((batch,), graph.target, dtype=torch.long, device=pred.device)
+def _trace_back(graph, pred, steps, source=None, target=None):
+    """0/1 arc use of the paths that ``pred`` (n_nodes, B) records, target to source."""
+    batch = pred.shape[1]
+    source = graph.source if source is None else source
+    if target is None:
+        node = torch.full((batch,), graph.target, dtype=torch.long, device=pred.device)
+    else:
+        node = target.clone()
     used = torch.zeros(batch, graph.n_arcs + 1, dtype=pred.dtype, device=pred.device)
     for _ in range(steps):
         active = node != source
-        arc = torch.where(active, pred[rows, node], graph.n_arcs)
-        used[rows, arc] = 1
-        node = torch.where(active, graph.tails[arc], node)
+        arc = torch.where(active, pred.gather(0, node[None, :])[0], graph.n_arcs)
+        used.scatter_(1, arc[:, None], 1)
+        node = torch.where(active, graph.tails.index_select(0, arc), node)
     return used[:, :graph.n_arcs]

@@ -8,6 +8,8 @@ import torch
 from .._validation import check_scalar
 from ._base import Optimizer, device_key
 from ._graph import Graph, grid_arcs, shortest_path_batch
+from ._graph_rows import PathTables, cheapest_paths
+from ._instance import first_bad_row, instance_tensor
 from ._linear_program import LinearProgram
 
 
@@ -41,6 +43,28 @@ class ShortestPath(Optimizer):
     arcs : ndarray of shape (n_arcs, 2)
         The arcs, in the order of ``theta`` and of the decisions.
 
+    Notes
+    -----
+    Per-instance parameters (``instance_params``), each with one row per
+    instance and optional (the problem's own values stand for those not
+    given):
+
+    - ``source``, ``target`` of shape ``(n_instances,)``: node indices, the
+      end nodes of this instance's path (two different nodes). They may be
+      given on the grid too.
+    - ``arc_mask`` of shape ``(n_instances, n_arcs)``, boolean: False closes
+      the arc for this instance (a road closed on this day).
+
+    Every row must keep an open path from its source to its target: ``solve``
+    and ``relax`` raise a ``ValueError`` naming the first row without one.
+    The batch is still solved at once: a closed arc costs infinity inside the
+    solver; on a small DAG each row scores the listed maximal paths through
+    its own end nodes, counting only the arcs between them (one matrix
+    product for the batch), otherwise the dynamic program starts each row at
+    its own source. ``objective`` stays ``theta @ x``; ``relax`` maps the end
+    nodes to the supplies of the flow equalities and closed arcs to upper
+    bounds of 0.
+
     Examples
     --------
     >>> import numpy as np
@@ -51,10 +75,18 @@ class ShortestPath(Optimizer):
     >>> sp.solve(np.array([[1.0, 5.0, 1.0, 0.0], [4.0, 1.0, 1.0, 1.0]]))
     array([[1., 0., 1., 0.],
            [0., 1., 0., 1.]])
+
+    Per instance: the first row closes arc 0, the second ends at node 1.
+
+    >>> sp.solve(np.array([[1.0, 5.0, 1.0, 0.0], [4.0, 1.0, 1.0, 1.0]]),
+    ...          target=[3, 1], arc_mask=[[False, True, True, True], [True] * 4])
+    array([[0., 1., 0., 1.],
+           [1., 0., 0., 0.]])
     """
 
     sense = "minimize"
     is_linear = True
+    instance_params = ("source", "target", "arc_mask")
 
     def __init__(self, grid=None, *, edges=None, source=None, target=None):
         self.grid = grid
@@ -133,7 +165,7 @@ class ShortestPath(Optimizer):
                 f"{name} must be non-negative for ShortestPath on a graph with a cycle (a "
                 f"negative cycle has no shortest path); got the minimum {float(theta.min()):g}.")
 
-    def _solve(self, theta):
+    def _solve(self, theta, source=None, target=None, arc_mask=None):
         if not self.graph.is_dag:
             # Training code calls _solve directly with predictions (the
             # validation regret): a negative cost on a graph with a cycle has
@@ -141,10 +173,104 @@ class ShortestPath(Optimizer):
             # that is not a path. (The perturbation methods refuse such a
             # graph up front.)
             self.check_theta(theta, "theta (the costs to decide with)")
-        tensors = self._cached(("tensors", device_key(theta.device)),
-                               lambda: self.graph.tensors(theta.device))
-        used = shortest_path_batch(tensors, theta.to(torch.float64))
+        if source is None and target is None and arc_mask is None:
+            tensors = self._cached(("tensors", device_key(theta.device)),
+                                   lambda: self.graph.tensors(theta.device))
+            used = shortest_path_batch(tensors, theta.to(torch.float64))
+            return used.to(theta.dtype)
+        used, cost = self._cheapest_paths(theta.to(torch.float64), source, target, arc_mask)
+        if not bool(torch.isfinite(cost).all()):
+            self._raise_no_path(cost, source, target, arc_mask)
         return used.to(theta.dtype)
+
+    def _path_tables(self, device):
+        key = device_key(device)
+        tensors = self._cached(("tensors", key), lambda: self.graph.tensors(device))
+        return self._cached(("path_tables", key), lambda: PathTables(self.graph, tensors))
+
+    def _ends(self, source, target, device):
+        """Both end nodes per row (the problem's own where one is not given), or None."""
+        if source is None and target is None:
+            return None, None
+        if source is None:
+            source = torch.full_like(target, self.graph.source)
+        if target is None:
+            target = torch.full_like(source, self.graph.target)
+        return source.to(device), target.to(device)
+
+    def _cheapest_paths(self, costs, source=None, target=None, arc_mask=None):
+        """0/1 arc use and cost of each row's cheapest open path (cost inf: none)."""
+        source, target = self._ends(source, target, costs.device)
+        if arc_mask is not None:
+            arc_mask = arc_mask.to(costs.device)
+        return cheapest_paths(self._path_tables(costs.device), costs, source, target, arc_mask)
+
+    def _raise_no_path(self, cost, source, target, arc_mask):
+        """A ValueError naming the first row without an open source-target path."""
+        bad = ~torch.isfinite(cost)
+        row = first_bad_row(bad)
+        given_source, given_target = source, target
+        source, target = self._ends(source, target, cost.device)
+        if source is None:
+            ends, s, t = (None, None), self.graph.source, self.graph.target
+        else:
+            ends = (source[row:row + 1], target[row:row + 1])
+            s, t = int(source[row]), int(target[row])
+        # The mask is to blame when the row's end nodes are joined by a path
+        # with every arc open; otherwise the end nodes themselves are.
+        unmasked = self._cheapest_paths(cost.new_zeros(1, self.n_params), *ends)[1]
+        if arc_mask is not None and bool(torch.isfinite(unmasked).all()):
+            culprit = "arc_mask closes every path"
+        else:
+            names = [name for name, value in (("source", given_source),
+                                              ("target", given_target)) if value is not None]
+            culprit = " and ".join(names) + (" leave" if len(names) > 1 else " leaves") + \
+                " no path"
+        raise ValueError(f"{culprit} from source {s} to target {t} in row {row} (instance "
+                         f"{row}), the first of {int(bad.sum())} such row(s); every instance "
+                         f"needs an open path from its source to its target.")
+
+    def _check_instance_params(self, params, n_instances, device):
+        n_nodes = self.graph.n_nodes
+        checked = {}
+        for name in ("source", "target"):
+            if name in params:
+                checked[name] = instance_tensor(
+                    params[name], name, n_instances, integer=True, low=0, high=n_nodes - 1,
+                    high_note="the largest node index", device=device, dtype=torch.long)
+        if "arc_mask" in params:
+            checked["arc_mask"] = instance_tensor(
+                params["arc_mask"], "arc_mask", n_instances, tail=(self.n_params,),
+                boolean=True, device=device, dtype=torch.bool)
+        source, target = self._ends(checked.get("source"), checked.get("target"), device)
+        if source is not None:
+            row = first_bad_row(source == target)
+            if row is not None:
+                raise ValueError(
+                    f"source and target must differ in every instance; both are "
+                    f"{int(source[row])} in row {row} (instance {row}), the first of "
+                    f"{int((source == target).sum())} such row(s).")
+        return checked
+
+    def _lp_params(self, params):
+        if not params:
+            return {}
+        given = next(iter(params.values()))
+        batch, device = len(given), given.device
+        # A row without an open path has an empty polytope: name it as solve does.
+        self._solve(torch.zeros(batch, self.n_params, dtype=torch.float64, device=device),
+                    **params)
+        lp_params = {}
+        source, target = self._ends(params.get("source"), params.get("target"), device)
+        if source is not None:
+            rows = torch.arange(batch, device=device)
+            supply = torch.zeros(batch, self.graph.n_nodes, dtype=torch.float64, device=device)
+            supply[rows, source] = 1.0
+            supply[rows, target] = -1.0
+            lp_params["b_eq"] = supply
+        if params.get("arc_mask") is not None:
+            lp_params["upper"] = params["arc_mask"].to(torch.float64)
+        return lp_params
 
     def lp_form(self):
         """The shortest path as a linear program over arc flows.
@@ -152,6 +278,10 @@ class ShortestPath(Optimizer):
         Node-arc incidence equalities (one unit leaves the source and reaches
         the target, flow is conserved elsewhere) with ``0 <= x <= 1``,
         minimizing ``theta @ x``; ``relax`` uses its quadratic relaxation.
+        The incidence matrix is the same for any end nodes: per-instance
+        ``source`` and ``target`` replace its right-hand side ``b_eq`` (the
+        supplies, built here from the problem's own end nodes), and
+        ``arc_mask`` the upper bounds (0 on closed arcs).
 
         Returns
         -------

@@ -112,3 +112,75 @@ def test_parameter_validation(name, value, error):
     kwargs[name] = value
     with pytest.raises(error, match=name):
         make_shortest_path(**kwargs)
+
+
+# ------------------------------------------------------------ closed arcs
+
+def has_corner_path(grid, mask):
+    import networkx as nx
+    h, w = grid
+    graph = nx.DiGraph()
+    graph.add_nodes_from(range(h * w))
+    graph.add_edges_from(ShortestPath(grid=grid).arcs[mask].tolist())
+    return nx.has_path(graph, 0, h * w - 1)
+
+
+def reference_mask(n, grid, fraction, seed, **kwargs):
+    """Rejection sampling written out row by row, after the draws of X and C."""
+    n_arcs = ShortestPath(grid=grid).n_params
+    rng = np.random.RandomState(seed)
+    rng.binomial(1, 0.5, (n_arcs, kwargs.get("n_features", 5)))
+    rng.normal(0, 1, (n, kwargs.get("n_features", 5)))
+    rng.uniform(1, 1, (n, n_arcs))
+    mask = rng.uniform(size=(n, n_arcs)) >= fraction
+    for _ in range(100):
+        blocked = [i for i in range(n) if not has_corner_path(grid, mask[i])]
+        if not blocked:
+            return mask
+        mask[blocked] = rng.uniform(size=(len(blocked), n_arcs)) >= fraction
+    raise AssertionError("the reference needs more redraws")
+
+
+def test_default_outputs_and_draws_unchanged_by_closed_arcs():
+    assert len(make_shortest_path(5, random_state=0)) == 2
+    assert len(make_shortest_path(5, random_state=0, closed_arc_fraction=0.0)) == 2
+    X, C = make_shortest_path(30, degree=2, noise_width=0.3, random_state=4)
+    X2, C2, mask = make_shortest_path(30, degree=2, noise_width=0.3, random_state=4,
+                                      closed_arc_fraction=0.3)
+    np.testing.assert_array_equal(X2, X)
+    np.testing.assert_array_equal(C2, C)
+    assert mask.shape == C.shape and mask.dtype == bool
+
+
+@pytest.mark.parametrize("grid,fraction,seed", [((5, 5), 0.2, 0), ((3, 4), 0.4, 1),
+                                                ((5, 5), 0.05, 7), ((2, 6), 0.3, 3)])
+def test_closed_arcs_are_rejection_sampled(grid, fraction, seed):
+    _, _, mask = make_shortest_path(40, grid=grid, random_state=seed,
+                                    closed_arc_fraction=fraction)
+    np.testing.assert_array_equal(mask, reference_mask(40, grid, fraction, seed))
+
+
+@pytest.mark.parametrize("fraction", [0.6, 0.9, 0.99])
+def test_every_row_keeps_a_path_even_when_most_arcs_close(fraction):
+    grid = (4, 5)
+    _, C, mask = make_shortest_path(60, grid=grid, random_state=2,
+                                    closed_arc_fraction=fraction)
+    assert all(has_corner_path(grid, row) for row in mask)
+    assert (~mask).any()
+    x = ShortestPath(grid=grid).solve(C, arc_mask=mask)
+    assert not x[~mask].any()
+
+
+def test_closed_fraction_close_to_the_probability():
+    _, _, mask = make_shortest_path(4000, grid=(8, 8), random_state=0,
+                                    closed_arc_fraction=0.02)
+    # conditioning on a path barely matters at 2%: within a few standard errors
+    assert abs((~mask).mean() - 0.02) < 4 * np.sqrt(0.02 * 0.98 / mask.size)
+
+
+@pytest.mark.parametrize("value,error", [(-0.1, ValueError), (1.0, ValueError),
+                                         (1.5, ValueError), (np.nan, ValueError),
+                                         ("0.1", TypeError), (True, TypeError)])
+def test_bad_closed_arc_fraction(value, error):
+    with pytest.raises(error, match="closed_arc_fraction"):
+        make_shortest_path(5, random_state=0, closed_arc_fraction=value)

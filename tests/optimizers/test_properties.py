@@ -10,6 +10,7 @@ single variable. Sizes stay small so that the whole module runs in seconds.
 
 import itertools
 import math
+from unittest import mock
 
 import networkx as nx
 import numpy as np
@@ -20,6 +21,7 @@ from hypothesis.extra.numpy import arrays
 from scipy.optimize import linprog
 
 from skdfl.optimizers import CoverageMaximizer, KSubset, Knapsack, LinearProgram, ShortestPath
+from skdfl.optimizers import _graph
 
 from .test_coverage import brute_force as coverage_optimum
 from .test_coverage import coverage_np, greedy_np
@@ -97,6 +99,54 @@ def test_shortest_path_matches_networkx(data):
     if sp.grid is not None:    # every grid path has h + w - 2 arcs: a shift changes nothing
         shifted = sp.objective(sp.solve(theta + 1.5), theta)
         np.testing.assert_allclose(shifted, value, rtol=1e-9, atol=1e-9)
+
+
+def reachable_pairs(arcs, n_nodes, mask):
+    """(s, t) pairs, s != t, joined by a path of open arcs."""
+    graph = nx.DiGraph()
+    graph.add_nodes_from(range(n_nodes))
+    graph.add_edges_from(np.asarray(arcs)[mask].tolist())
+    return [(s, t) for s in range(n_nodes) for t in sorted(nx.descendants(graph, s))]
+
+
+@PROPERTY
+@given(st.data())
+def test_shortest_path_per_row_equals_each_row_alone(data):
+    """Batched per-instance solving = each row solved alone on its own open graph."""
+    sp, arcs, source, target, signed = data.draw(graphs())
+    n_nodes, n = int(np.max(arcs)) + 1, data.draw(rows())
+    given = data.draw(st.sampled_from(["all", "ends", "mask"]))
+    masks = data.draw(arrays(bool, (n, len(arcs)), elements=st.sampled_from([True, True, False])))
+    if given == "ends":
+        masks[:] = True
+    ends = []
+    for mask in masks:
+        pairs = reachable_pairs(arcs, n_nodes, mask)
+        if given == "mask":
+            if (source, target) not in pairs:
+                mask[:] = True                      # the problem's own ends need a path
+            ends.append((source, target))
+            continue
+        if not pairs:
+            mask[:] = True
+            pairs = reachable_pairs(arcs, n_nodes, mask)
+        ends.append(data.draw(st.sampled_from(pairs)))
+    sources, targets = np.array(ends).T
+    values = [-2.0, -1.0, 0.0, 0.5, 1.0, 2.0] if signed else [0.0, 0.5, 1.0, 2.0]
+    theta = data.draw(parameters((n, len(arcs)), values))
+    params = {"all": dict(source=sources, target=targets, arc_mask=masks),
+              "ends": dict(source=sources, target=targets), "mask": dict(arc_mask=masks)}[given]
+    dynamic = data.draw(st.booleans())
+    with mock.patch.object(_graph, "MAX_PATH_ENTRIES", 0 if dynamic else _graph.MAX_PATH_ENTRIES):
+        x = ShortestPath(**sp.get_params()).solve(theta, **params)
+    for row, cost, s, t, mask in zip(x, theta, sources, targets, masks):
+        assert_is_path(row, arcs, s, t, n_nodes)
+        assert not row[~mask].any()
+        kept = np.flatnonzero(mask)
+        alone = ShortestPath(edges=np.asarray(arcs)[kept], source=int(s), target=int(t))
+        back = np.zeros(len(arcs))
+        back[kept] = alone.solve(cost[kept])
+        assert math.isclose(row @ cost, back @ cost, rel_tol=1e-9, abs_tol=1e-9)
 
 
 # ------------------------------------------------------------------ KSubset

@@ -492,3 +492,17 @@ def test_cuda_matches_cpu(name):
     assert x1.is_cuda and x1.shape == (sp.n_params,)
     # the CPU structures still work after the CUDA ones were built
     np.testing.assert_array_equal(sp.solve(theta).numpy(), sp.solve(theta.numpy()))
+
+
+@pytest.mark.parametrize("few", [0, 100])
+@pytest.mark.parametrize("name", ["grid", "dag", "cyclic"])
+def test_dp_compares_incoming_arcs_either_way_alike(name, few, monkeypatch):
+    # the DP picks the best incoming arc by comparisons (low in-degree) or by an
+    # argmin (high): the same decisions, ties included
+    monkeypatch.setattr(_graph, "MAX_PATH_ENTRIES", 0)
+    sp, kind = make_problem(name)
+    theta = draw_costs(np.random.default_rng(9), (64, sp.n_params),
+                       "mixed-ties" if kind == "mixed" else "nonnegative-ties")
+    expected = sp.solve(theta)
+    monkeypatch.setattr(_graph, "_FEW_IN_ARCS", few)
+    np.testing.assert_array_equal(ShortestPath(**sp.get_params()).solve(theta), expected)
