@@ -63,12 +63,16 @@ def instance_tensor(value, name, n_instances, *, tail=(), integer=False, boolean
                          f"({n_instances} instances); got shape {tuple(array.shape)}.")
     tensor = torch.as_tensor(array, device=device)
     if boolean:
-        bad = (tensor != 0) & (tensor != 1)
-        _raise_first(bad, name, tensor, "must hold True/False (or 0/1) flags")
+        if tensor.dtype != torch.bool:        # flags given as numbers: 0/1 only
+            bad = (tensor != 0) & (tensor != 1)
+            _raise_first(bad, name, tensor, "must hold True/False (or 0/1) flags")
         return tensor.to(dtype=torch.bool)
+    # Integer input is finite and whole already: only its range needs a look.
+    whole = kind in "biu"
     tensor = tensor.to(torch.float64)
-    _raise_first(~torch.isfinite(tensor), name, tensor, "must be finite")
-    if integer:
+    if not whole:
+        _raise_first(~torch.isfinite(tensor), name, tensor, "must be finite")
+    if integer and not whole:
         _raise_first(tensor != tensor.round(), name, tensor, "must hold whole numbers")
     if low is not None:
         _raise_first(tensor < low, name, tensor, f"must be >= {low:g}")
@@ -86,6 +90,8 @@ def first_bad_row(bad):
 
 
 def _raise_first(bad, name, values, requirement):
+    if not bool(bad.any()):                   # one cheap reduction in the common case
+        return
     row = first_bad_row(bad)
     if row is None:
         return
