@@ -146,7 +146,13 @@ def _solve_highspy(structure, c, rhs, per_row):
         h.changeRowsBounds(len(lower), model.rows, lower, upper)
         model.custom_rows = per_row
     h.clearSolver()      # no start from the previous instance: results independent of order
-    h.run()
+    if h.run() == highspy.HighsStatus.kError and model.single_thread:
+        # This thread's HiGHS scheduler was started with more threads (by a
+        # solve of the user's): keep it, and HiGHS's default thread count.
+        model.single_thread = False
+        h.setOptionValue("threads", 0)
+        h.clearSolver()
+        h.run()
     status = h.getModelStatus()
     # A limit (time, nodes) may stop HiGHS with a feasible point: kept.
     usable = status == highspy.HighsModelStatus.kOptimal or (
@@ -164,6 +170,10 @@ class _ThreadModel:
     def __init__(self, structure):
         self.highs = highspy._core._Highs()      # the raw solver: no Python callback layer
         self.highs.setOptionValue("output_flag", False)
+        # One HiGHS thread per solve: the parallelism is ours (joblib), and an
+        # idle HiGHS worker spins, doubling the CPU time of a small MIP.
+        self.single_thread = True
+        self.highs.setOptionValue("threads", 1)
         for key, value in structure.options.items():
             self.highs.setOptionValue(key, value)
         self.highs.passModel(_highs_lp(structure))

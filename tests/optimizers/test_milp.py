@@ -168,6 +168,30 @@ def test_constructor_rhs_returns_after_per_instance_rhs(backend):
     np.testing.assert_array_equal(mip.solve(theta), before)
 
 
+def test_a_thread_whose_highs_scheduler_runs_more_threads():
+    # HiGHS's scheduler is per thread and keeps the thread count of its first
+    # solve: after a user's own highspy solve (default threads), ours still work.
+    highspy = pytest.importorskip("highspy")
+    W, theta, capacity = _batch(3)
+    mip = MixedIntegerProgram(A_ub=W, b_ub=[20.0, 20.0])
+    expected = mip.solve(theta, b_ub=capacity)
+    found, models = [], []
+
+    def user_then_us():
+        user = highspy._core._Highs()
+        user.setOptionValue("output_flag", False)
+        user.addVars(1, np.zeros(1), np.ones(1))
+        user.run()
+        found.append(mip.solve(theta, b_ub=capacity))
+        models.extend(_milp_solve._local.models.values())
+
+    worker = threading.Thread(target=user_then_us)
+    worker.start()
+    worker.join()
+    np.testing.assert_array_equal(found[0], expected)
+    assert not models[0].single_thread
+
+
 def test_integer_variables_come_back_whole_and_without_negative_zeros(backend):
     mip = MixedIntegerProgram(A_ub=[[3.0, 2.0, 1.0]], b_ub=[4.0], bounds=(-1, 3))
     x = mip.solve(np.array([[1.0, 1.0, 1.0], [-1.0, -1.0, -1.0]]))
