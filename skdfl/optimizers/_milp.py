@@ -338,6 +338,9 @@ class MixedIntegerProgram(Optimizer):
             ``problem.variables()``, each flattened in column-major
             (Fortran, cvxpy's) order, are its variables; ``expr`` becomes
             ``decision_map`` (omitted where ``expr`` is the variable vector).
+            Constraints on a single variable become its bounds; the other rows
+            of ``A_ub`` and ``A_eq`` are cvxpy's canonical ones (per-instance
+            ``b_ub`` and ``b_eq`` refer to them: read ``mip.A_ub`` first).
 
         Examples
         --------
@@ -354,6 +357,10 @@ class MixedIntegerProgram(Optimizer):
         """
         from ._milp_cvxpy import milp_arguments
 
+        unknown = sorted(set(kwargs) - {"n_jobs", "time_limit", "mip_rel_gap"})
+        if unknown:
+            raise TypeError(f"from_cvxpy takes n_jobs, time_limit and mip_rel_gap besides the "
+                            f"problem and its parameter; got {unknown}.")
         return cls(**milp_arguments(problem, parameter), **kwargs)
 
 

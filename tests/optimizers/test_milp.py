@@ -256,7 +256,7 @@ def _batch(n_instances=24, seed=0):
 
 
 def test_n_jobs_2_equals_sequential(backend):
-    W, theta, capacity = _batch()
+    W, theta, capacity = _batch(12)
     sequential = MixedIntegerProgram(A_ub=W, b_ub=[20.0, 20.0])
     parallel = clone(sequential).set_params(n_jobs=2)
     np.testing.assert_array_equal(parallel.solve(theta), sequential.solve(theta))
@@ -429,3 +429,19 @@ def test_bad_per_instance_rhs():
         mip.solve(theta, b_eq=np.ones((3, 1)))
     with pytest.raises(ValueError, match="'capacity' is not a per-instance parameter"):
         mip.solve(theta, capacity=[1, 2, 3])
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("method", ["spo+", "relaxation"])
+def test_an_estimator_trains_through_a_decision_map(method):
+    from skdfl import DecisionFocusedRegressor
+
+    rng = np.random.default_rng(0)
+    D = np.array([[1, 0, 0], [1, 1, 0], [0, 1, 1], [0, 0, 1]], dtype=float)
+    mip = MixedIntegerProgram(A_eq=[[1, 1, 1]], b_eq=[1], decision_map=D, sense="minimize")
+    X = rng.normal(size=(30, 3))
+    y = X @ rng.normal(size=(3, 4)) + 3.0
+    est = DecisionFocusedRegressor(mip, method=method, max_iter=2, n_iter_no_change=2,
+                                   random_state=0).fit(X, y)
+    assert est.decide(X).shape == (30, 4)
+    assert -1.0 <= est.score(X, y) <= 0.0          # minus the normalized regret

@@ -132,6 +132,8 @@ def test_bad_types():
         MixedIntegerProgram.from_cvxpy("problem", theta)
     with pytest.raises(TypeError, match="1-D cvxpy.Parameter"):
         MixedIntegerProgram.from_cvxpy(problem, cp.Parameter((3, 1)))
+    with pytest.raises(TypeError, match=r"n_jobs, time_limit and mip_rel_gap.*\['sense'\]"):
+        MixedIntegerProgram.from_cvxpy(problem, theta, sense="minimize")
 
 
 def test_the_parameter_value_is_left_as_it_was():
