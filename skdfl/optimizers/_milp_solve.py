@@ -161,6 +161,8 @@ def _solve_highspy(structure, c, rhs, per_row):
     return x, h.modelStatusToString(status)
 
 
+# The bare solver class, without highspy.Highs's Python layer (callbacks, locks).
+_RawHighs = None if highspy is None else getattr(highspy, "_Highs", highspy.Highs)
 _LIMITS = () if highspy is None else (
     highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kIterationLimit,
     highspy.HighsModelStatus.kSolutionLimit, highspy.HighsModelStatus.kInterrupt)
@@ -168,7 +170,7 @@ _LIMITS = () if highspy is None else (
 
 class _ThreadModel:
     def __init__(self, structure):
-        self.highs = highspy._core._Highs()      # the raw solver: no Python callback layer
+        self.highs = _RawHighs()
         self.highs.setOptionValue("output_flag", False)
         # One HiGHS thread per solve: the parallelism is ours (joblib), and an
         # idle HiGHS worker spins, doubling the CPU time of a small MIP.

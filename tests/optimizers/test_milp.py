@@ -171,14 +171,15 @@ def test_constructor_rhs_returns_after_per_instance_rhs(backend):
 def test_a_thread_whose_highs_scheduler_runs_more_threads():
     # HiGHS's scheduler is per thread and keeps the thread count of its first
     # solve: after a user's own highspy solve (default threads), ours still work.
-    highspy = pytest.importorskip("highspy")
+    if _milp_solve.highspy is None:
+        pytest.skip("highspy is not installed")
     W, theta, capacity = _batch(3)
     mip = MixedIntegerProgram(A_ub=W, b_ub=[20.0, 20.0])
     expected = mip.solve(theta, b_ub=capacity)
     found, models = [], []
 
     def user_then_us():
-        user = highspy._core._Highs()
+        user = _milp_solve._RawHighs()
         user.setOptionValue("output_flag", False)
         user.addVars(1, np.zeros(1), np.ones(1))
         user.run()
