@@ -86,7 +86,10 @@ class MixedIntegerProgram(Optimizer):
 
     The decisions are exact up to ``mip_rel_gap``; integer variables come
     back rounded to whole numbers (HiGHS returns them within its
-    feasibility tolerance).
+    feasibility tolerance). Through highspy, HiGHS runs one thread per solve
+    (the parallelism is ``n_jobs``'s) and without its feasibility-jump
+    heuristic, a fixed cost of a few milliseconds a solve; every solve starts
+    afresh, so a decision does not depend on the batch it was solved in.
 
     ``relax`` (``method="relaxation"``) is the quadratic relaxation of
     Wilder et al. (2019) over the variables: ``v*`` maximizes
