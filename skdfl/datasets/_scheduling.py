@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from .._validation import check_scalar
+from ..optimizers import MixedIntegerProgram
 from ._scheduling_instance import parse_instance
 
 N_SLOTS = 48
@@ -29,7 +30,7 @@ BENCHMARK_COLUMNS = ("HolidayFlag", "DayOfWeek", "WeekOfYear", "Month",
 
 
 def load_energy_scheduling(load=1, day=1, *, columns=None, return_X_y=False, n_jobs=None,
-                           time_limit=None):
+                           time_limit=None, mip_rel_gap=None):
     """Load the energy-cost-aware scheduling data: daily prices and one ICON instance.
 
     One row is one day: the features of its 48 half-hour slots (flattened
@@ -59,8 +60,9 @@ def load_energy_scheduling(load=1, day=1, *, columns=None, return_X_y=False, n_j
         columns and the last two are measurements of the day, not forecasts.
     return_X_y : bool, default=False
         Return ``(data, target)`` instead of a Bunch.
-    n_jobs, time_limit : optional
-        Passed to the optimizer, :class:`~skdfl.optimizers.MixedIntegerProgram`.
+    n_jobs, time_limit, mip_rel_gap : optional
+        Passed to the optimizer, :class:`~skdfl.optimizers.MixedIntegerProgram`
+        (parallel solves, seconds per solve, HiGHS's relative gap).
 
     Returns
     -------
@@ -69,7 +71,8 @@ def load_energy_scheduling(load=1, day=1, *, columns=None, return_X_y=False, n_j
         ``target`` (n_days, 48) prices; ``dates`` (n_days,) ``datetime64[D]``;
         ``feature_names``; ``columns`` the chosen columns; ``dropped_dates``
         the days left out for a missing value (see Notes); ``instance`` the
-        parsed instance (tasks and machines); ``optimizer`` its
+        parsed instance (tasks and machines; ``instance.milp()`` gives its
+        matrices); ``optimizer`` its
         ``MixedIntegerProgram`` (``sense="minimize"``, ``n_params`` 48);
         ``DESCR`` the description with the licence attribution.
     (data, target) : tuple if ``return_X_y`` is True
@@ -97,6 +100,9 @@ def load_energy_scheduling(load=1, day=1, *, columns=None, return_X_y=False, n_j
     ('2011-11-01', '2012-03-25')
     >>> energy.optimizer.n_params
     48
+    >>> schedule = energy.optimizer.solve(energy.target[:2])   # the 48-slot energy profiles
+    >>> schedule.shape
+    (2, 48)
     """
     check_scalar(load, "load", kind=numbers.Integral, low=1, high=N_LOADS)
     check_scalar(day, "day", kind=numbers.Integral, low=1, high=N_DAYS_PER_LOAD)
@@ -118,18 +124,17 @@ def load_energy_scheduling(load=1, day=1, *, columns=None, return_X_y=False, n_j
     return Bunch(data=data, target=target, dates=all_dates[complete],
                  dropped_dates=all_dates[~complete], feature_names=names,
                  columns=list(columns), instance=instance,
-                 optimizer=_scheduling_optimizer(instance, n_jobs, time_limit),
+                 optimizer=_scheduling_optimizer(instance, n_jobs, time_limit, mip_rel_gap),
                  DESCR=(folder / "energy_scheduling.rst").read_text())
 
 
-def _scheduling_optimizer(instance, n_jobs, time_limit):
-    from ..optimizers import MixedIntegerProgram
-
+def _scheduling_optimizer(instance, n_jobs, time_limit, mip_rel_gap):
     milp = instance.milp()
     return MixedIntegerProgram(A_eq=milp["A_eq"], b_eq=milp["b_eq"], A_ub=milp["A_ub"],
                                b_ub=milp["b_ub"], bounds=(0, 1), integrality=1,
                                sense="minimize", decision_map=milp["decision_map"],
-                               n_jobs=n_jobs, time_limit=time_limit)
+                               n_jobs=n_jobs, time_limit=time_limit,
+                               mip_rel_gap=mip_rel_gap)
 
 
 def _check_columns(columns):

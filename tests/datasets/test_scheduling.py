@@ -242,3 +242,26 @@ def test_licence_and_description_ship_with_the_data():
 def test_numpy_integers_pick_the_instance():
     energy = load_energy_scheduling(load=np.int64(2), day=np.int64(3))
     assert (energy.instance.n_tasks, energy.instance.n_machines) == (15, 3)
+
+
+@pytest.mark.parametrize("load, days", [(1, [0, 300, 700]), (2, [5, 500])])
+def test_optimizer_solves_real_days_like_scipy(load, days):
+    energy = load_energy_scheduling(load=load, day=1, mip_rel_gap=0.0)
+    optimizer, instance = energy.optimizer, energy.instance
+    assert optimizer.sense == "minimize" and optimizer.n_params == 48
+    prices = energy.target[days]
+    schedule = optimizer.solve(prices)
+    assert schedule.shape == (len(days), 48) and np.all(schedule >= 0)
+    # Every task runs exactly its duration, half an hour a slot.
+    np.testing.assert_allclose(schedule.sum(1), (instance.power * instance.duration).sum() / 2)
+    problem = instance.milp()
+    for row, day_prices in enumerate(prices):
+        expected = milp(problem["decision_map"].T @ day_prices,
+                        integrality=np.ones(problem["A_eq"].shape[1]), bounds=Bounds(0, 1),
+                        constraints=[LinearConstraint(problem["A_eq"], 1, 1),
+                                     LinearConstraint(problem["A_ub"], -np.inf, problem["b_ub"])],
+                        options={"mip_rel_gap": 0.0})
+        assert expected.status == 0
+        np.testing.assert_allclose(optimizer.objective(schedule[row:row + 1],
+                                                       day_prices[None]), [expected.fun],
+                                   rtol=1e-7)
