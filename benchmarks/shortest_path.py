@@ -39,7 +39,13 @@ start-up).
 - **epoch ratio**: for skdfl, the mean per-epoch time of a method (skorch's
   ``dur``) divided by that of two-stage at the same degree and seed.
 
-Methods are the same training objective in both libraries:
+Methods are the same training objective in both libraries. PyEPO's layers
+that return decisions (``negativeIdentity``, ``implicitMLE``,
+``adaptiveImplicitMLE``, ``perturbedOpt``, ``perturbedOptMul``) leave the
+downstream loss to the user; here it is the regret-like objective
+``mean(c @ w_hat - z*)`` (``mean(z* - c @ w_hat)`` for a maximization), the
+loss skdfl uses, except for dbb (below). Its gradient with respect to the
+decisions is ``c / batch size`` (``-c / batch size``), as in skdfl.
 
 - ``two-stage``: mean squared error between predicted and true costs.
 - ``spo+``: the SPO+ loss (``pyepo.func.SPOPlus``).
@@ -59,28 +65,128 @@ Methods are the same training objective in both libraries:
   non-zeros of the true decisions: 8 arcs, 5 items) beside
   ``pyepo.func.implicitMLE(optmodel, n_samples=10, sigma=1.0, lambd=10,
   distribution=pyepo.func.utils.sumGammaDistribution(kappa=K))`` with ``K``
-  the solution size (8 or 5). PyEPO's layer returns the smoothed decisions
-  and leaves the downstream loss to the user; it is trained here on the
-  regret-like objective ``mean(c @ w_hat - z*)`` (``mean(z* - c @ w_hat)``
-  for a maximization), the downstream loss skdfl uses, and not on the L1
-  loss used for dbb: with ``L1(c @ w_hat, z*)`` the gradient flips sign
-  wherever float32 rounding makes ``c @ w_hat`` fall on the wrong side of
-  ``z*``, the distortion measured for PyEPO's dbb above.
+  the solution size (8 or 5), trained on ``mean(c @ w_hat - z*)`` and not on
+  the L1 loss used for dbb: with ``L1(c @ w_hat, z*)`` the gradient flips
+  sign wherever float32 rounding makes ``c @ w_hat`` fall on the wrong side
+  of ``z*``, the distortion measured for PyEPO's dbb above. One known
+  difference: the sum-of-Gamma noise (skewed, not symmetric) is added to
+  the costs by PyEPO for either sense, while skdfl follows the paper's
+  max-form (logits plus noise), so it subtracts the noise from the costs of
+  a minimization (the shortest path) and adds it for a maximization.
 - ``fy``: the perturbed Fenchel-Young loss with 10 Gaussian perturbations of
   scale ``sigma=1``: skdfl's ``method="fy", n_samples=10, sigma=1.0`` beside
   ``pyepo.func.perturbedFenchelYoung(optmodel, n_samples=10, sigma=1.0)``
   applied to the predicted costs and the true decisions.
+- ``nid``: the regret of the exact decisions with the negative identity as
+  the solver's backward pass (``-dL/dw``, ``+dL/dw`` for a maximization):
+  skdfl's ``method="nid"`` beside ``pyepo.func.negativeIdentity(optmodel)``
+  trained on ``mean(c @ w_hat - z*)``; one solve per instance, none in the
+  backward pass. Known difference: skdfl projects each prediction onto the
+  unit sphere before the solver (the paper's projection; the estimator's
+  ``NegativeIdentityRegret`` always does), which changes no decision but
+  makes the gradient ``-c`` without its component along ``theta_hat``,
+  divided by ``||theta_hat||``. PyEPO has no projection: its gradient is
+  ``-c / batch size`` whatever the decision, so it keeps growing the
+  predictions along the true costs.
+- ``aimle``: adaptive I-MLE, 10 sum-of-Gamma perturbations (temperature 1,
+  ``kappa`` as for imle) and the two-sided difference: skdfl's
+  ``method="aimle", n_samples=10, lambd=1, noise="sog",
+  finite_difference="central"`` beside
+  ``pyepo.func.adaptiveImplicitMLE(optmodel, n_samples=10, sigma=1.0,
+  distribution=sumGammaDistribution(kappa=K), two_sides=True)`` trained on
+  ``mean(c @ w_hat - z*)``. Both solve 30 problems per instance and step
+  (10 perturbed, then each shifted both ways along ``dL/dw``, the same
+  noise) and size the shift relative to the predictions, starting at
+  ``||shift|| = 1 * ||theta_hat||``. They adapt it differently: skdfl per
+  instance (``lambd_ * ||theta_hat_i|| / ||dL/dw_i||``), multiplying
+  ``lambd_`` by ``exp(+-0.05)`` per step so that a running mean of the
+  non-zero gradient entries per sample approaches 1; PyEPO per batch
+  (``alpha * ||C_hat|| / ||dL/dW||``, Frobenius norms), adding ``+-0.001``
+  to ``alpha`` per step depending on whether a running mean of the
+  fraction of non-zero entries of the batch's gradient is below 1, which
+  it practically always is: PyEPO's ``alpha`` only grows, from 1 to about
+  1.6 after 20 epochs of 32 batches. The noise differs as for imle.
+- ``dpo``: the regret of the expected decision under 10 Gaussian
+  perturbations of scale ``sigma=1``: skdfl's ``method="dpo", n_samples=10,
+  sigma=1.0`` beside ``pyepo.func.perturbedOpt(optmodel, n_samples=10,
+  sigma=1.0)`` trained on ``mean(c @ w_hat - z*)``. Both return the mean of
+  the perturbed decisions and estimate its Jacobian by Gaussian integration
+  by parts (``E[w Z^T] / sigma``), with different baselines: skdfl
+  subtracts the unperturbed decision (solved in the same batched call: 11
+  solves per instance), PyEPO the mean of the other samples (its default
+  ``variance_reduction``, 10 solves).
+- ``dpo-mul``: the same with multiplicative log-normal noise,
+  ``theta_hat * exp(sigma Z - sigma^2 / 2)`` with ``sigma=1``: skdfl's
+  ``method="dpo-mul"`` beside ``pyepo.func.perturbedOptMul``. Both divide
+  the Jacobian estimate by the prediction; at a prediction of exactly 0
+  skdfl gives no gradient, PyEPO divides by its epsilon (1e-8).
+- ``fy-mul``: the perturbed Fenchel-Young loss with that multiplicative
+  noise, 10 samples, ``sigma=1``: skdfl's ``method="fy-mul"`` beside
+  ``pyepo.func.perturbedFenchelYoungMul(optmodel, n_samples=10,
+  sigma=1.0)`` on the predicted costs and the true decisions; the gradient
+  is ``E[M * w(theta_hat * M)] - w*`` (mirrored for a minimization) on both.
+- ``pg``: the perturbation-gradient loss with the central difference (PGC)
+  and step ``sigma=1`` along the true costs, ``(V(c_hat + c) - V(c_hat -
+  c)) / 2`` with ``V`` the optimal value, whose gradient is ``(w(c_hat + c)
+  - w(c_hat - c)) / 2`` (mirrored for a maximization): skdfl's
+  ``method="pg", sigma=1.0, finite_difference="central"`` (its defaults)
+  beside ``pyepo.func.perturbationGradient(optmodel, sigma=1.0,
+  two_sides=True)`` on the predicted and true costs (PyEPO's defaults are
+  the backward difference and ``sigma=0.1``). Two solves per instance.
+- ``nce``, ``cmap``: the contrastive losses over the solution pool, the
+  mean (nce) or the largest (cmap) over the pooled decisions ``w'`` of
+  ``c_hat @ (w* - w')`` (mirrored for a maximization): skdfl's
+  ``method="nce"`` / ``"cmap"`` beside
+  ``pyepo.func.noiseContrastiveEstimation`` / ``contrastiveMAP(optmodel,
+  dataset=<the training optDataset>)`` on the predicted costs and the true
+  decisions. The pool is the same on both sides: the distinct optimal
+  decisions of the training set, joined by the decisions of the predicted
+  costs of every batch (of the batches that solve, with ``--solve-ratio``
+  below 1). One solve per instance, no solver in the backward pass.
+- ``ltr-point``, ``ltr-pair``, ``ltr-list``: learning to rank over that
+  pool: skdfl's ``method="ltr-point"``, ``"ltr-pair"``, ``"ltr-list"`` (its
+  ``tau=1``) beside ``pyepo.func.pointwiseLearningToRank``,
+  ``pairwiseLearningToRank``, ``listwiseLearningToRank(optmodel,
+  dataset=...)`` on the predicted and true costs. Pointwise: the mean over
+  the pool of ``(c_hat @ w' - c @ w')^2``, the same on both. Pairwise: the
+  hinge ``relu(c_hat @ w_b - c_hat @ w')`` (mirrored for a maximization;
+  no margin) against the pool entry ``w_b`` with the best true value;
+  PyEPO sums it over every other entry and divides by the pool size minus
+  one, so entries tied with ``w_b`` in true value count too, while skdfl
+  averages over the strictly worse entries only (the same here: distinct
+  pooled decisions do not tie under continuous costs). Listwise: the
+  cross-entropy between ``softmax(-c @ w')`` and ``softmax(-c_hat @ w')``
+  over the pool, without the minus signs for a maximization, on both
+  sides (PyEPO 2.2.7's sign is right for either sense); PyEPO clamps the
+  true probabilities at 1e-8 from below, a negligible difference.
+
+PyEPO's perturbed modules and its sum-of-Gamma distribution draw from
+generators of their own with a fixed seed (135), the same for every seed of
+the benchmark; skdfl's perturbations follow ``random_state``.
 
 skdfl trains on costs divided by their mean absolute value (printed in the
-header). For spo+ and dbb that is invisible: the decisions and the returned
-gradients are the same as PyEPO's with the same ``lambd`` (the perturbation
-``theta_hat + lambd * dL/dx`` scales with the costs); it only changes the
-units of the network's output, which Adam sees as a slightly different
-effective step size. For imle and fy the noise (``tau``, ``sigma``) is drawn
-on the rescaled costs, PyEPO's on the raw costs: on the shortest path
-``mean|C|`` is close to 1 so the two match; on the k-subset values
-(``mean|C|`` about 3.6 at degree 4) skdfl's perturbation is that many times
-larger relative to the costs than PyEPO's with the same ``sigma``.
+header). Where a loss compares the predictions only with decisions or with
+a multiple of the true costs, that is invisible: for spo+, dbb, nid, pg,
+nce, cmap, ltr-point and ltr-pair, for aimle's shift (relative to the
+predictions), and for the multiplicative noise of dpo-mul and fy-mul
+(relative to each cost), the decisions and the returned gradients are the
+same as PyEPO's with the same hyperparameters; it only changes the units of
+the network's output (and of ltr-point's squared errors), which Adam sees
+as a slightly different effective step size. The additive noise of imle,
+aimle, fy and dpo (``tau``, ``sigma``) and ltr-list's softmax temperature
+act on the rescaled costs in skdfl, on the raw costs in PyEPO: on the
+shortest path ``mean|C|`` is close to 1 so the two match; on the k-subset
+values (``mean|C|`` about 3.6 at degree 4) skdfl's perturbation is that
+many times larger, and its softmax that many times flatter, relative to the
+costs than PyEPO's with the same nominal value.
+
+``--solve-ratio r`` (default 1, both libraries' default) sets, for every
+method and in both libraries (skdfl's ``solve_ratio=r``, PyEPO's
+``solve_ratio=r`` with ``dataset=`` the training optDataset), the fraction
+of the solver calls of training made by the solver. The other calls take,
+for each instance, the best decision of the pool above (Mulamba et al.
+2021). Both libraries draw solve-or-pool once per solver call (a batch,
+with all its samples), and both add only exact solves to the pool.
 
 PyEPO's solver is gurobi, one instance at a time; skdfl solves the whole
 batch (all samples of all instances) with one batched torch kernel. With
@@ -88,14 +194,17 @@ batch (all samples of all instances) with one batched torch kernel. With
 (``torch.set_num_threads``) and gurobi gets ``Threads=N``; by default torch's
 and gurobi's thread counts are left alone.
 
-Targets (printed per row): spo+ and dbb at least 3x faster than PyEPO and
-skdfl's per-epoch time at most 2x that of two-stage; imle at least 20x and fy
-at least 10x faster than PyEPO with the same number of samples; for every
-decision-focused method a normalized regret no worse than PyEPO's + 0.005.
+Targets (printed per row; the header groups them): spo+ and dbb at least 3x
+faster than PyEPO and skdfl's per-epoch time at most 2x that of two-stage;
+the methods that solve once or twice per instance (nid, pg, nce, cmap,
+ltr-point, ltr-pair, ltr-list) at least 5x; fy at least 10x; the sampling
+methods (imle, aimle, dpo, dpo-mul, fy-mul) at least 20x, with the same
+number of samples on both sides; for every decision-focused method a
+normalized regret no worse than PyEPO's + 0.005.
 
 Run ``python benchmarks/shortest_path.py --help`` for the options. More
-methods are added as entries of ``METHODS``: the skdfl parameters and a
-builder of the matching PyEPO loss.
+methods are added as entries of ``METHODS``: the skdfl parameters, a
+builder of the matching PyEPO loss and the targets.
 """
 
 import argparse
@@ -136,6 +245,11 @@ BATCH_SIZE = 32
 LAMBD = 10.0
 N_SAMPLES = 10
 SIGMA = 1.0
+AIMLE_LAMBD = 1.0              # aimle's initial step, relative to the predictions
+PG_SIGMA = 1.0                 # pg's finite-difference step, relative to the true costs
+FINITE_DIFFERENCE = "central"  # of pg and aimle (PyEPO: two_sides=True)
+LTR_TAU = 1.0                  # ltr-list's softmax temperature (PyEPO's is 1)
+SOLVE_RATIO = 1.0              # PyEPO's and skdfl's default: every call solves
 
 REGRET_SLACK = 0.005
 BASELINE = "two-stage"
@@ -219,22 +333,50 @@ PROBLEMS = {p.name: p for p in (
 
 # --------------------------------------------------------------------------
 # Methods: one entry per row of the table, in both libraries.
-# A PyEPO loss builder takes the gurobi model and the problem and returns
+# A PyEPO loss builder takes a PyepoSetup (the gurobi model, the problem, the
+# training optDataset and the solve ratio) and returns
 # ``loss(pred_cost, cost, true_sol, true_obj) -> scalar tensor``.
 # --------------------------------------------------------------------------
 
-def _pyepo_squared_error(optmodel, problem):
+@dataclass(frozen=True)
+class PyepoSetup:
+    """What a PyEPO loss builder needs: the gurobi model, the problem, the pool settings."""
+
+    optmodel: object
+    problem: Problem
+    dataset: object        # the training optDataset: the solution pool's seed
+    solve_ratio: float
+
+    def common(self):
+        """The arguments every PyEPO module of this script shares."""
+        return dict(processes=1, solve_ratio=self.solve_ratio, dataset=self.dataset)
+
+    @property
+    def sign(self):
+        """+1 for a minimization, -1 for a maximization."""
+        return 1.0 if self.optmodel.modelSense == pyepo.EPO.MINIMIZE else -1.0
+
+
+def _regret_of(layer, pe):
+    """A layer's decisions trained on ``mean(c @ w_hat - z*)`` (sign for the sense)."""
+    def loss(cp, c, w, z):
+        objective = (layer(cp) * c).sum(dim=1, keepdim=True)
+        return pe.sign * (objective - z).mean()
+    return loss
+
+
+def _pyepo_squared_error(pe):
     mse = nn.MSELoss()
     return lambda cp, c, w, z: mse(cp, c)
 
 
-def _pyepo_spo_plus(optmodel, problem):
-    spo_plus = pyepo.func.SPOPlus(optmodel, processes=1)
+def _pyepo_spo_plus(pe):
+    spo_plus = pyepo.func.SPOPlus(pe.optmodel, **pe.common())
     return lambda cp, c, w, z: spo_plus(cp, c, w, z)
 
 
-def _pyepo_blackbox_regret(optmodel, problem):
-    dbb = pyepo.func.blackboxOpt(optmodel, lambd=LAMBD, processes=1)
+def _pyepo_blackbox_regret(pe):
+    dbb = pyepo.func.blackboxOpt(pe.optmodel, lambd=LAMBD, **pe.common())
     l1 = nn.L1Loss()
 
     def loss(cp, c, w, z):
@@ -243,23 +385,69 @@ def _pyepo_blackbox_regret(optmodel, problem):
     return loss
 
 
-def _pyepo_imle_regret(optmodel, problem):
-    """I-MLE decisions, trained on ``mean(c @ w_hat - z*)`` (sign for the sense)."""
-    imle = pyepo.func.implicitMLE(
-        optmodel, n_samples=N_SAMPLES, sigma=SIGMA, lambd=LAMBD, processes=1,
-        distribution=pyepo.func.utils.sumGammaDistribution(kappa=problem.solution_size))
-    sign = 1.0 if optmodel.modelSense == pyepo.EPO.MINIMIZE else -1.0
-
-    def loss(cp, c, w, z):
-        objective = (imle(cp) * c).sum(dim=1, keepdim=True)
-        return sign * (objective - z).mean()
-    return loss
+def _sum_of_gamma(pe):
+    return pyepo.func.utils.sumGammaDistribution(kappa=pe.problem.solution_size)
 
 
-def _pyepo_fenchel_young(optmodel, problem):
-    fy = pyepo.func.perturbedFenchelYoung(optmodel, n_samples=N_SAMPLES, sigma=SIGMA,
-                                          processes=1)
+def _pyepo_imle_regret(pe):
+    return _regret_of(pyepo.func.implicitMLE(
+        pe.optmodel, n_samples=N_SAMPLES, sigma=SIGMA, lambd=LAMBD,
+        distribution=_sum_of_gamma(pe), **pe.common()), pe)
+
+
+def _pyepo_fenchel_young(pe):
+    fy = pyepo.func.perturbedFenchelYoung(pe.optmodel, n_samples=N_SAMPLES, sigma=SIGMA,
+                                          **pe.common())
     return lambda cp, c, w, z: fy(cp, w)
+
+
+def _pyepo_negative_identity_regret(pe):
+    return _regret_of(pyepo.func.negativeIdentity(pe.optmodel, **pe.common()), pe)
+
+
+def _pyepo_adaptive_imle_regret(pe):
+    return _regret_of(pyepo.func.adaptiveImplicitMLE(
+        pe.optmodel, n_samples=N_SAMPLES, sigma=SIGMA, distribution=_sum_of_gamma(pe),
+        two_sides=FINITE_DIFFERENCE == "central", **pe.common()), pe)
+
+
+def _pyepo_perturbed_regret(pe):
+    return _regret_of(pyepo.func.perturbedOpt(pe.optmodel, n_samples=N_SAMPLES, sigma=SIGMA,
+                                              **pe.common()), pe)
+
+
+def _pyepo_perturbed_mul_regret(pe):
+    return _regret_of(pyepo.func.perturbedOptMul(pe.optmodel, n_samples=N_SAMPLES,
+                                                 sigma=SIGMA, **pe.common()), pe)
+
+
+def _pyepo_fenchel_young_mul(pe):
+    fy = pyepo.func.perturbedFenchelYoungMul(pe.optmodel, n_samples=N_SAMPLES, sigma=SIGMA,
+                                             **pe.common())
+    return lambda cp, c, w, z: fy(cp, w)
+
+
+def _pyepo_perturbation_gradient(pe):
+    pg = pyepo.func.perturbationGradient(pe.optmodel, sigma=PG_SIGMA,
+                                         two_sides=FINITE_DIFFERENCE == "central",
+                                         **pe.common())
+    return lambda cp, c, w, z: pg(cp, c)
+
+
+def _on_true_decisions(module):
+    """A PyEPO pool loss called as ``loss(pred_cost, true_sol)`` (NCE, CMAP)."""
+    def build(pe):
+        pool_loss = module(pe.optmodel, **pe.common())
+        return lambda cp, c, w, z: pool_loss(cp, w)
+    return build
+
+
+def _on_true_costs(module):
+    """A PyEPO pool loss called as ``loss(pred_cost, true_cost)`` (learning to rank)."""
+    def build(pe):
+        pool_loss = module(pe.optmodel, **pe.common())
+        return lambda cp, c, w, z: pool_loss(cp, c)
+    return build
 
 
 @dataclass(frozen=True)
@@ -268,7 +456,7 @@ class Method:
 
     name: str
     skdfl_params: dict
-    pyepo_loss: Callable
+    pyepo_loss: Callable                         # builder: PyepoSetup -> loss
     speedup_target: Optional[float] = None       # None: not decision-focused, no targets
     epoch_ratio_target: Optional[float] = None   # skdfl epoch time / two-stage's
 
@@ -277,14 +465,41 @@ class Method:
         return self.speedup_target is not None
 
 
+#: Speed-up targets of the methods that solve once (or twice) per instance,
+#: and of those that solve ``N_SAMPLES`` perturbed problems per instance.
+SINGLE_SOLVE_TARGET = 5.0
+SAMPLING_TARGET = 20.0
+
+_SAMPLES = {"n_samples": N_SAMPLES, "sigma": SIGMA}
+
 METHODS = {m.name: m for m in (
     Method("two-stage", {"method": "two-stage"}, _pyepo_squared_error),
     Method("spo+", {"method": "spo+"}, _pyepo_spo_plus, 3.0, 2.0),
     Method("dbb", {"method": "dbb", "lambd": LAMBD}, _pyepo_blackbox_regret, 3.0, 2.0),
     Method("imle", {"method": "imle", "n_samples": N_SAMPLES, "lambd": LAMBD, "noise": "sog"},
            _pyepo_imle_regret, 20.0),
-    Method("fy", {"method": "fy", "n_samples": N_SAMPLES, "sigma": SIGMA},
-           _pyepo_fenchel_young, 10.0),
+    Method("fy", {"method": "fy", **_SAMPLES}, _pyepo_fenchel_young, 10.0),
+    Method("nid", {"method": "nid"}, _pyepo_negative_identity_regret, SINGLE_SOLVE_TARGET),
+    Method("aimle", {"method": "aimle", "n_samples": N_SAMPLES, "lambd": AIMLE_LAMBD,
+                     "noise": "sog", "finite_difference": FINITE_DIFFERENCE},
+           _pyepo_adaptive_imle_regret, SAMPLING_TARGET),
+    Method("dpo", {"method": "dpo", **_SAMPLES}, _pyepo_perturbed_regret, SAMPLING_TARGET),
+    Method("dpo-mul", {"method": "dpo-mul", **_SAMPLES}, _pyepo_perturbed_mul_regret,
+           SAMPLING_TARGET),
+    Method("fy-mul", {"method": "fy-mul", **_SAMPLES}, _pyepo_fenchel_young_mul,
+           SAMPLING_TARGET),
+    Method("pg", {"method": "pg", "sigma": PG_SIGMA, "finite_difference": FINITE_DIFFERENCE},
+           _pyepo_perturbation_gradient, SINGLE_SOLVE_TARGET),
+    Method("nce", {"method": "nce"}, _on_true_decisions(pyepo.func.noiseContrastiveEstimation),
+           SINGLE_SOLVE_TARGET),
+    Method("cmap", {"method": "cmap"}, _on_true_decisions(pyepo.func.contrastiveMAP),
+           SINGLE_SOLVE_TARGET),
+    Method("ltr-point", {"method": "ltr-point"},
+           _on_true_costs(pyepo.func.pointwiseLearningToRank), SINGLE_SOLVE_TARGET),
+    Method("ltr-pair", {"method": "ltr-pair"},
+           _on_true_costs(pyepo.func.pairwiseLearningToRank), SINGLE_SOLVE_TARGET),
+    Method("ltr-list", {"method": "ltr-list", "tau": LTR_TAU},
+           _on_true_costs(pyepo.func.listwiseLearningToRank), SINGLE_SOLVE_TARGET),
 )}
 
 
@@ -328,19 +543,20 @@ def check_same_draws(problem, degree, seed):
 # skdfl
 # --------------------------------------------------------------------------
 
-def fit_skdfl(problem, method, X, C, epochs, seed):
+def fit_skdfl(problem, method, X, C, epochs, seed, solve_ratio=SOLVE_RATIO):
     """A fitted DecisionFocusedRegressor (all epochs run: no early stop)."""
     est = DecisionFocusedRegressor(
-        problem.optimizer(), **method.skdfl_params, learning_rate_init=LEARNING_RATE,
-        batch_size=BATCH_SIZE, max_iter=epochs, n_iter_no_change=10**6, random_state=seed)
+        problem.optimizer(), **method.skdfl_params, solve_ratio=solve_ratio,
+        learning_rate_init=LEARNING_RATE, batch_size=BATCH_SIZE, max_iter=epochs,
+        n_iter_no_change=10**6, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)   # max_iter reached on purpose
         return est.fit(X, C)
 
 
-def run_skdfl(problem, method, data, epochs, seed):
+def run_skdfl(problem, method, data, epochs, seed, solve_ratio=SOLVE_RATIO):
     start = time.perf_counter()
-    est = fit_skdfl(problem, method, data.X_train, data.C_train, epochs, seed)
+    est = fit_skdfl(problem, method, data.X_train, data.C_train, epochs, seed, solve_ratio)
     seconds = time.perf_counter() - start
     epoch_seconds = float(np.mean(est.net_.history[:, "dur"]))
     return Run(-est.score(data.X_test, data.C_test), seconds, epoch_seconds)
@@ -350,7 +566,7 @@ def run_skdfl(problem, method, data, epochs, seed):
 # PyEPO
 # --------------------------------------------------------------------------
 
-def fit_pyepo(problem, method, X, C, epochs, seed):
+def fit_pyepo(problem, method, X, C, epochs, seed, solve_ratio=SOLVE_RATIO):
     """The plain PyEPO training loop; returns the model, gurobi model, epoch times."""
     optmodel = problem.pyepo_model()
     dataset = pyepo_dataset(optmodel, X, C)
@@ -360,7 +576,7 @@ def fit_pyepo(problem, method, X, C, epochs, seed):
         torch.manual_seed(seed)
         model = nn.Linear(N_FEATURES, C.shape[1])
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
-    loss_fn = method.pyepo_loss(optmodel, problem)
+    loss_fn = method.pyepo_loss(PyepoSetup(optmodel, problem, dataset, solve_ratio))
     epoch_times = []
     model.train()
     for _ in range(epochs):
@@ -375,10 +591,10 @@ def pyepo_test_regret(model, optmodel, X, C):
     return float(pyepo.metric.regret(model, optmodel, loader))
 
 
-def run_pyepo(problem, method, data, epochs, seed):
+def run_pyepo(problem, method, data, epochs, seed, solve_ratio=SOLVE_RATIO):
     start = time.perf_counter()
     model, optmodel, epoch_times = fit_pyepo(problem, method, data.X_train, data.C_train,
-                                             epochs, seed)
+                                             epochs, seed, solve_ratio)
     seconds = time.perf_counter() - start
     regret = pyepo_test_regret(model, optmodel, data.X_test, data.C_test)
     return Run(regret, seconds, float(np.mean(epoch_times)))
@@ -391,13 +607,13 @@ LIBRARIES = {"skdfl": run_skdfl, "pyepo": run_pyepo}
 # Running
 # --------------------------------------------------------------------------
 
-def warm_up(problem, methods):
+def warm_up(problem, methods, solve_ratio=SOLVE_RATIO):
     """One tiny untimed run per library and method: first-use costs are charged to neither."""
     data = make_data(problem, degree=1, seed=0, n_train=64, n_test=64)
     with silenced_stdout_fd():
         for method in methods:
             for run in LIBRARIES.values():
-                run(problem, method, data, epochs=1, seed=0)
+                run(problem, method, data, epochs=1, seed=0, solve_ratio=solve_ratio)
 
 
 def best_of(repeats, run, *args):
@@ -405,7 +621,8 @@ def best_of(repeats, run, *args):
     return min((run(*args) for _ in range(repeats)), key=lambda r: r.seconds)
 
 
-def run_all(problem, methods, degrees, seeds, epochs, log, repeats=1):
+def run_all(problem, methods, degrees, seeds, epochs, log, repeats=1,
+            solve_ratio=SOLVE_RATIO):
     """results[(degree, method name, library)] -> list of Run, one per seed.
 
     The libraries alternate which goes first, so background load on a shared
@@ -420,7 +637,7 @@ def run_all(problem, methods, degrees, seeds, epochs, log, repeats=1):
             for method in methods:
                 for library in (order if i % 2 == 0 else order[::-1]):
                     run = best_of(repeats, LIBRARIES[library], problem, method, data,
-                                  epochs, seed)
+                                  epochs, seed, solve_ratio)
                     results.setdefault((degree, method.name, library), []).append(run)
                     log(f"seed={seed} degree={degree} {method.name:<9} {library:<5} "
                         f"regret={run.regret:.4f} fit={run.seconds:7.2f}s "
@@ -469,15 +686,24 @@ def table_rows(results, methods, degrees):
     return rows
 
 
+def target_summary(methods):
+    """The speed targets, methods grouped by target, then the epoch-ratio targets."""
+    by_target = {}
+    for m in methods:
+        if m.decision_focused:
+            by_target.setdefault(m.speedup_target, []).append(m.name)
+    parts = [f"speed-up >= {t:g}x: {', '.join(names)}" for t, names in sorted(by_target.items())]
+    parts += [f"{m.name} epoch/2s <= {m.epoch_ratio_target:g}x"
+              for m in methods if m.epoch_ratio_target is not None]
+    return "; ".join(parts)
+
+
 def header(args, problem, methods):
     scales = ", ".join(
         f"deg {d}: {np.mean(np.abs(make_data(problem, d, args.seeds[0]).C_train)):.2f}"
         for d in args.degrees)
     n_params = make_data(problem, args.degrees[0], args.seeds[0], 1, 1).C_train.shape[1]
-    targets = "; ".join(
-        f"{m.name} >= {m.speedup_target:g}x"
-        + ("" if m.epoch_ratio_target is None else f", epoch/2s <= {m.epoch_ratio_target:g}x")
-        for m in methods if m.decision_focused)
+    targets = target_summary(methods)
     gurobi = ("default" if problem.gurobi_threads is None
               else str(problem.gurobi_threads))
     return "\n".join([
@@ -485,6 +711,9 @@ def header(args, problem, methods):
         f"noise_width={NOISE_WIDTH}, Linear({N_FEATURES}, {n_params}), Adam "
         f"lr={LEARNING_RATE}, batch={BATCH_SIZE}, epochs={args.epochs}, lambd={LAMBD:g}, "
         f"n_samples={N_SAMPLES}, sigma={SIGMA:g}",
+        f"aimle lambd={AIMLE_LAMBD:g} (adaptive), pg sigma={PG_SIGMA:g}, pg and aimle "
+        f"{FINITE_DIFFERENCE} differences, ltr-list tau={LTR_TAU:g}, "
+        f"solve_ratio={args.solve_ratio:g} (both libraries)",
         f"seeds={args.seeds}, fastest of {args.repeats} fit(s) each; skdfl "
         f"{skdfl.__version__}, PyEPO {pyepo.__version__} (gurobi threads: {gurobi}), "
         f"torch {torch.__version__} with {torch.get_num_threads()} threads, "
@@ -492,14 +721,22 @@ def header(args, problem, methods):
         f"skdfl's internal target scale mean|C| (seed {args.seeds[0]}): {scales}",
         "regret: normalized test regret, mean over seeds; s: fit wall seconds, mean over "
         "seeds; speed-up: PyEPO s / skdfl s;",
-        "epoch/2s: skdfl epoch time / skdfl two-stage epoch time. Targets: "
-        + (targets or "none") + f"; regret <= PyEPO + {REGRET_SLACK} for each.",
+        "epoch/2s: skdfl epoch time / skdfl two-stage epoch time.",
+        "Targets: " + (targets or "none") + f"; regret <= PyEPO + {REGRET_SLACK} for each "
+        "decision-focused method.",
     ])
 
 
 # --------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------
+
+def _probability(text):
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 1]; got {text}")
+    return value
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -509,6 +746,10 @@ def parse_args(argv=None):
     parser.add_argument("--degrees", type=int, nargs="+", default=[1, 2, 4, 6])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--solve-ratio", type=_probability, default=SOLVE_RATIO,
+                        help="fraction of the training solves made by the solver, the "
+                             "others answered from the solution pool, in both libraries "
+                             f"(default {SOLVE_RATIO:g})")
     parser.add_argument("--repeats", type=int, default=1,
                         help="time each fit this many times and keep the fastest")
     parser.add_argument("--threads", type=int, default=None,
@@ -528,9 +769,9 @@ def main(argv=None):
     methods = [METHODS[name] for name in dict.fromkeys(args.methods)]
     log = progress_log(args.quiet)
     check_same_draws(problem, args.degrees[0], args.seeds[0])
-    warm_up(problem, methods)
+    warm_up(problem, methods, args.solve_ratio)
     results = run_all(problem, methods, args.degrees, args.seeds, args.epochs, log,
-                      args.repeats)
+                      args.repeats, args.solve_ratio)
     print(header(args, problem, methods))
     print()
     print(format_table(table_rows(results, methods, args.degrees)))
