@@ -4,6 +4,7 @@ import torch
 from sklearn.base import BaseEstimator
 
 from .._tensor import as_batch
+from .._validation import check_option
 
 SENSES = ("minimize", "maximize")
 
@@ -82,7 +83,7 @@ class Optimizer(BaseEstimator):
     @property
     def sign(self):
         """+1 for a minimization, -1 for a maximization."""
-        return 1.0 if self.sense == "minimize" else -1.0
+        return 1.0 if check_option(self.sense, "sense", SENSES) == "minimize" else -1.0
 
     def with_n_params(self, n_params, name="y"):
         """Return the optimizer to use for data with ``n_params`` columns.

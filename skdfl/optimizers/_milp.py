@@ -151,10 +151,6 @@ class MixedIntegerProgram(Optimizer):
     # ------------------------------------------------------------------
 
     @property
-    def sign(self):
-        return 1.0 if check_option(self.sense, "sense", SENSES) == "minimize" else -1.0
-
-    @property
     def _data(self):
         return self._cached("data", self._validate)
 
