@@ -341,6 +341,9 @@ def solve_by_items(values, weights, rooms):
     if weights.shape[1] == 1 and not shared:
         return in_passes(values, rooms, lambda rows, dims: _row_item_pass(
             values[rows], weights[rows, 0], rooms[rows, 0], dims[0]))
+    if shared:
+        return in_passes(values, rooms, lambda rows, dims: _shared_item_pass(
+            values[rows], weights[0], rooms[rows], dims))
     return in_passes(values, rooms, lambda rows, dims: _item_pass(
         values[rows], weights if shared else weights[rows], rooms[rows], dims))
 
@@ -362,6 +365,35 @@ def _row_item_pass(values, weights, room, capacity):
         torch.maximum(best, shifted, out=best)
         memory.append(taken)
     return _trace_items(values, memory, room, shifts)
+
+
+def _shared_item_pass(values, weights, rooms, dims):
+    """Weights shared by the batch: the table as a (B, c_1 + 1, ..., c_d + 1) array.
+
+    Adding an item is a max with the table shifted by its weight along every
+    dimension, a slice of the table itself: no gather, no mask (an item that
+    does not fit in some dimension has an empty slice).
+    """
+    batch, n = values.shape
+    best = values.new_zeros(batch, *[c + 1 for c in dims])
+    memory = []
+    for j in range(n):
+        w = [int(weights[k, j]) for k in range(len(dims))]
+        taken = torch.zeros_like(best, dtype=torch.bool)
+        if all(wk <= c for wk, c in zip(w, dims)):
+            target = (slice(None), *[slice(wk, None) for wk in w])
+            source = (slice(None), *[slice(0, c + 1 - wk) for wk, c in zip(w, dims)])
+            shifted = best[source] + values[:, j].view(-1, *[1] * len(dims))
+            taken[target] = shifted > best[target]
+            best[target] = torch.maximum(best[target], shifted)
+        memory.append(taken.reshape(batch, -1))
+    sizes = torch.tensor(dims, device=values.device) + 1
+    strides = torch.ones_like(sizes)
+    for k in range(len(dims) - 2, -1, -1):
+        strides[k] = strides[k + 1] * sizes[k + 1]
+    shifts = (weights.to(strides.device) * strides[:, None]).sum(0).unsqueeze(0)   # (1, n)
+    return _trace_items(values, memory, (rooms * strides).sum(1),
+                        shifts.expand(batch, -1))
 
 
 def _item_pass(values, weights, rooms, dims):
