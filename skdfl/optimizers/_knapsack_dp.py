@@ -376,17 +376,19 @@ def _shared_item_pass(values, weights, rooms, dims):
     """
     batch, n = values.shape
     best = values.new_zeros(batch, *[c + 1 for c in dims])
-    memory = []
-    for j in range(n):
-        w = [int(weights[k, j]) for k in range(len(dims))]
-        taken = torch.zeros_like(best, dtype=torch.bool)
+    # One allocation for every item's "taken" table; plain ints for the slices.
+    taken = torch.zeros(n, *best.shape, dtype=torch.bool, device=values.device)
+    item_weights = weights.t().tolist()
+    column = values.t().reshape(n, batch, *[1] * len(dims))
+    for j, w in enumerate(item_weights):
         if all(wk <= c for wk, c in zip(w, dims)):
             target = (slice(None), *[slice(wk, None) for wk in w])
             source = (slice(None), *[slice(0, c + 1 - wk) for wk, c in zip(w, dims)])
-            shifted = best[source] + values[:, j].view(-1, *[1] * len(dims))
-            taken[target] = shifted > best[target]
-            best[target] = torch.maximum(best[target], shifted)
-        memory.append(taken.reshape(batch, -1))
+            shifted = best[source] + column[j]
+            better = shifted > best[target]
+            taken[j][target] = better
+            best[target] = torch.where(better, shifted, best[target])
+    memory = taken.reshape(n, batch, -1)
     sizes = torch.tensor(dims, device=values.device) + 1
     strides = torch.ones_like(sizes)
     for k in range(len(dims) - 2, -1, -1):
