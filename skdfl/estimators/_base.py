@@ -17,17 +17,18 @@ from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
 from .._validation import check_finite, check_option, check_scalar
-from ..methods._pool import PooledSolver, SolutionPool, check_solve_ratio
 from ..methods._base import DecisionLoss
+from ..methods._pool import PooledSolver, SolutionPool, check_solve_ratio
 from ..methods._registry import make_loss, resolve_method
 from ..methods._taskmet import METRICS, ConditionalMetric, DiagonalMetric
-from ..metrics._regret import normalized_regret_in_chunks
 from ..nn import MLP, PerItem
 from ..nn._modules import ACTIVATIONS
 from ..optimizers import Optimizer
 from ..optimizers._instance import params_to, take_rows
 from ._batches import TensorBatches
 from ._callbacks import DivergenceCheck, ValidationRegret, forward_in_chunks
+from ._deciding import (CHUNK_SIZE, check_predictions, check_signs, checked_instance_params,
+                        item_count, regret_score, request_instance_params)
 from ._targets import TargetLayout, pack_target
 from ._taskmet_net import TaskMetCriterion, TaskMetNet
 
@@ -35,8 +36,6 @@ from ._taskmet_net import TaskMetCriterion, TaskMetNet
 METHOD_HYPERPARAMETERS = ("gamma", "lambd", "noise", "tau", "n_samples", "sigma",
                           "finite_difference")
 
-#: Instances per chunk in predict, decide and score (bounded working memory).
-CHUNK_SIZE = 65536
 
 def _identity(output):
     return output
@@ -411,7 +410,7 @@ class DecisionFocusedBase(BaseEstimator):
 
     def _decision_parameters(self, X):
         """``theta_hat`` on the scale of the data: what the optimizer decides with."""
-        return _check_predictions(self._link(self._forward(X)).numpy() * self.target_scale_)
+        return check_predictions(self._link(self._forward(X)).numpy() * self.target_scale_)
 
     def _get_metadata_request(self):
         # The optimizer's per-instance parameters are requested by default,
@@ -444,9 +443,9 @@ class DecisionFocusedBase(BaseEstimator):
         for i in range(0, len(X), CHUNK_SIZE):
             chunk = torch.tensor(X[i:i + CHUNK_SIZE], dtype=torch.float32)
             theta_hat = self._link(forward_in_chunks(self.net_, chunk, CHUNK_SIZE).double())
-            theta_hat = _check_predictions(theta_hat.cpu().numpy() * self.target_scale_, i)
+            theta_hat = check_predictions(theta_hat.cpu().numpy() * self.target_scale_, i)
             decisions[i:i + CHUNK_SIZE] = self.optimizer_.solve(
-                _check_signs(theta_hat, self.optimizer_, i),
+                check_signs(theta_hat, self.optimizer_, i),
                 **take_rows(params, slice(i, i + CHUNK_SIZE)))
         return decisions
 
@@ -471,97 +470,9 @@ class DecisionFocusedBase(BaseEstimator):
         """
         if sample_weight is not None:
             raise ValueError("sample_weight is not supported by score; got an array.")
-        theta_hat = _check_signs(self._decision_parameters(X), self.optimizer_)
+        theta_hat = check_signs(self._decision_parameters(X), self.optimizer_)
         params = checked_instance_params(self, params, len(theta_hat), "score")
         return regret_score(y, theta_hat, self.optimizer_, params)
-
-
-def request_instance_params(requests, optimizer, methods):
-    """Metadata requests with ``optimizer``'s per-instance parameters requested.
-
-    A request the user set explicitly (``set_fit_request``) is kept.
-    """
-    for method in methods:
-        method_requests = getattr(requests, method)
-        for name in getattr(optimizer, "instance_params", ()):
-            if name not in method_requests.requests:
-                method_requests.add_request(param=name, alias=True)
-    return requests
-
-
-def checked_instance_params(estimator, params, n_instances, method):
-    """The per-instance parameters of ``decide`` or ``score``, checked (CPU tensors).
-
-    Those given to ``fit`` are required: without them the optimizer would
-    decide silently with its constructor's values.
-    """
-    missing = [name for name in estimator.instance_params_ if params.get(name) is None]
-    if missing:
-        raise ValueError(
-            f"{missing[0]} was given per instance to fit, so {method} needs it too: pass "
-            f"{method}(X, ..., {missing[0]}=...) with one entry per row of X. In "
-            "GridSearchCV, cross_validate or a Pipeline, enable metadata routing with "
-            "sklearn.set_config(enable_metadata_routing=True); the estimator requests it "
-            "by default and it is then split per fold.")
-    return estimator.optimizer_.check_params(params, n_instances)
-
-
-def regret_score(y, theta_hat, optimizer, params=None):
-    """Minus the normalized regret of deciding with ``theta_hat``, ``CHUNK_SIZE`` rows at a time."""
-    y = np.asarray(y, dtype=np.float64) if not hasattr(y, "iloc") else y.to_numpy(float)
-    if y.ndim != 2 or y.shape != theta_hat.shape:
-        raise ValueError(f"y must have shape {theta_hat.shape} (n_samples, n_params); "
-                         f"got {y.shape}.")
-    return -normalized_regret_in_chunks(y, theta_hat, optimizer, CHUNK_SIZE, **(params or {}))
-
-
-def solve_in_chunks(optimizer, theta_hat, params=None):
-    """``optimizer.solve`` on ``CHUNK_SIZE`` rows at a time (bounded working memory)."""
-    decisions = np.empty((len(theta_hat), optimizer.n_vars))
-    for i in range(0, len(theta_hat), CHUNK_SIZE):
-        part = slice(i, i + CHUNK_SIZE)
-        decisions[part] = optimizer.solve(theta_hat[part], **take_rows(params or {}, part))
-    return decisions
-
-
-def item_count(optimizer, n_features):
-    """Items per row for ``per_item=True``: the optimizer's ``n_items`` or ``n_params``."""
-    n_items = getattr(optimizer, "n_items", None) or optimizer.n_params
-    if n_features % n_items or optimizer.n_params % n_items:
-        raise ValueError(
-            f"per_item=True needs X's width to split into {n_items} items; got "
-            f"{n_features} features, which is not a multiple of {n_items}.")
-    return n_items
-
-
-def _check_predictions(theta_hat, offset=0):
-    """Refuse NaN or inf predictions: the model's weights, not the input, are broken."""
-    bad = ~np.isfinite(theta_hat).all(axis=1)
-    if bad.any():
-        rows = np.flatnonzero(bad)
-        raise ValueError(
-            f"the model predicted non-finite parameters for {len(rows)} instance(s), the "
-            f"first at row {offset + rows[0]} of X; its weights are not finite (a diverged "
-            "or corrupted fit). Fit it again, e.g. with a lower learning_rate_init.")
-    return theta_hat
-
-
-def _check_signs(theta_hat, optimizer, offset=0):
-    """Refuse to decide on negative predictions where the optimizer solves only positive ones.
-
-    A shortest path on a graph with a cycle: the model's link let it predict
-    negative costs, which have no shortest path.
-    """
-    if not optimizer.any_sign:
-        negative = (theta_hat < 0).any(axis=1)
-        if negative.any():
-            rows = np.flatnonzero(negative)
-            raise ValueError(
-                f"the model predicted negative parameters for {len(rows)} instance(s), the "
-                f"first at row {offset + rows[0]} of X, and {type(optimizer).__name__} "
-                "solves only non-negative ones here (a graph with a cycle). Fit with "
-                "out_activation='softplus' to keep the predictions positive.")
-    return theta_hat
 
 
 def _silent(*args, **kwargs):
@@ -586,5 +497,4 @@ class _seeded:
         return self._fork.__exit__(*exc)
 
 
-__all__ = ["DecisionFocusedBase", "checked_instance_params", "item_count", "regret_score",
-           "request_instance_params", "solve_in_chunks"]
+__all__ = ["DecisionFocusedBase"]

@@ -6,7 +6,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._validation import check_finite
 from ..optimizers import Optimizer
-from ._base import (checked_instance_params, item_count, regret_score,
+from ._deciding import (checked_instance_params, item_count, regret_score,
                     request_instance_params, solve_in_chunks)
 
 
