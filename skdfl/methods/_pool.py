@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from .._validation import check_scalar
+from ..optimizers._instance import take_rows
 
 
 class SolutionPool:
@@ -164,8 +165,7 @@ class PooledSolver:
         missing = ~torch.isfinite(x).all(-1)
         if bool(missing.any()):
             rows = torch.nonzero(missing)[:, 0]
-            solved = self.optimizer._solve(theta[rows], **{
-                name: value[rows] for name, value in params.items()})
+            solved = self.optimizer._solve(theta[rows], **take_rows(params, rows))
             self.pool.add(solved)
             x[rows] = solved
         return x
