@@ -5,8 +5,9 @@ import numbers
 import numpy as np
 import torch
 
-from .._validation import check_scalar
+from .._validation import check_option, check_scalar
 from ._base import Optimizer, device_key
+from ._cell_grid import CellGrid, cell_paths, check_cell_grid, raise_negative_cycle
 from ._graph import Graph, grid_arcs, shortest_path_batch
 from ._graph_rows import PathTables, cheapest_paths
 from ._instance import first_bad_row, instance_tensor
@@ -14,10 +15,12 @@ from ._linear_program import LinearProgram
 
 
 class ShortestPath(Optimizer):
-    """Minimum-cost path between two nodes of a directed graph.
+    """Minimum-cost path between two nodes of a directed graph, or across a grid of cells.
 
     The decision ``x`` marks the arcs of the path (1 on the path, 0 off it)
-    and the objective is its total cost ``theta @ x``, minimized. Costs of
+    and the objective is its total cost ``theta @ x``, minimized. With
+    ``costs="cells"`` the costs and the decision are on the cells of a grid
+    instead (see below). Costs of
     any sign are solved exactly on a DAG (the grid included); a graph with a
     cycle needs non-negative costs (a negative cycle has no shortest path).
     A whole batch is solved at once: a DAG with few paths (the 5x5 grid has
@@ -37,11 +40,25 @@ class ShortestPath(Optimizer):
         ``grid``. Nodes are numbered ``0 .. max index``.
     source, target : int, optional
         End nodes of the path when ``edges`` is given.
+    costs : {"arcs", "cells"}, default="arcs"
+        What ``theta`` and the decision are indexed by. ``"cells"`` (with
+        ``grid`` only) is the setting of the Warcraft maps (Vlastelica et
+        al. 2020; Niepert et al. 2021): ``theta`` holds one cost per cell of
+        the ``(height, width)`` grid, row-major (``n_params = n_vars =
+        height * width``); a path steps from a cell to one of its
+        neighbours, from the top-left cell to the bottom-right one, and
+        costs the sum of the costs of the cells it visits, both end cells
+        included; the decision marks the visited cells with 1.
+    moves : {4, 8}, optional
+        With ``costs="cells"``, the neighbours a path may step to: the 4
+        sharing a side, or all 8 (also diagonally; the default). ``None``
+        with ``costs="arcs"``.
 
     Attributes
     ----------
     arcs : ndarray of shape (n_arcs, 2)
-        The arcs, in the order of ``theta`` and of the decisions.
+        The arcs, in the order of ``theta`` and of the decisions (not
+        defined with ``costs="cells"``).
 
     Notes
     -----
@@ -65,6 +82,32 @@ class ShortestPath(Optimizer):
     nodes to the supplies of the flow equalities and closed arcs to upper
     bounds of 0.
 
+    Costs on cells (``costs="cells"``): the moves between neighbouring cells
+    form a graph with cycles, so ``any_sign`` is False. Negative costs are
+    still solved exactly as long as no cycle of moves has a negative total,
+    which holds exactly when every two neighbouring cells cost at least zero
+    together (a cycle's cost is half the sum of the pairs along it); then a
+    cheapest walk is a simple path and ``solve`` returns one. Otherwise
+    (stepping back and forth between two such cells lowers the cost without
+    end; a cheapest simple path is NP-hard) ``solve`` and ``check_theta``
+    raise a ``ValueError`` naming the first such row and pair of cells.
+    Negative costs are never clipped: the reference codes of blackbox
+    differentiation and I-MLE clip their perturbed costs at zero before
+    their Dijkstra solver, which would make the decision optimal for other
+    costs than the objective's. The batch is solved at once by Bellman-Ford
+    rounds over ``(height, width, batch)`` tables (each cell takes its
+    cheapest neighbour through shifted views) until no distance changes,
+    then traced back from every target together; ties go to the first
+    neighbour in the order north-west, north, north-east, west, east,
+    south-west, south, south-east (4 moves: north, west, east, south).
+    ``source`` and ``target`` per instance are cell indices ``i * width +
+    j``; ``arc_mask`` is refused. ``lp_form`` is None (the path's cells have
+    no linear program over the cells alone); ``relax`` relaxes the unit flow
+    on the moves instead (a move's cost is that of the cell it enters, a
+    cell's relaxed use is its inflow, plus 1 at the source) with the
+    quadratic term on the flows, exact for costs of any sign but slow on
+    large grids (a quadratic program over about 8 variables per cell).
+
     Examples
     --------
     >>> import numpy as np
@@ -82,17 +125,33 @@ class ShortestPath(Optimizer):
     ...          target=[3, 1], arc_mask=[[False, True, True, True], [True] * 4])
     array([[0., 1., 0., 1.],
            [1., 0., 0., 0.]])
+
+    Costs on the cells of a 3x3 grid, moving to any of the 8 neighbours: the
+    path skirts the expensive centre.
+
+    >>> cells = ShortestPath(grid=(3, 3), costs="cells", moves=8)
+    >>> cost = np.array([[1.0, 1.0, 9.0], [1.0, 9.0, 1.0], [9.0, 1.0, 1.0]])
+    >>> x = cells.solve(cost.reshape(1, -1))
+    >>> x.reshape(3, 3)
+    array([[1., 1., 0.],
+           [0., 0., 1.],
+           [0., 0., 1.]])
+    >>> cells.objective(x, cost.reshape(1, -1))
+    array([4.])
     """
 
     sense = "minimize"
     is_linear = True
     instance_params = ("source", "target", "arc_mask")
 
-    def __init__(self, grid=None, *, edges=None, source=None, target=None):
+    def __init__(self, grid=None, *, edges=None, source=None, target=None, costs="arcs",
+                 moves=None):
         self.grid = grid
         self.edges = edges
         self.source = source
         self.target = target
+        self.costs = costs
+        self.moves = moves
 
     @property
     def graph(self):
@@ -100,23 +159,55 @@ class ShortestPath(Optimizer):
         return self._cached("graph", self._build_graph)
 
     @property
+    def cell_grid(self):
+        """The grid of cells with ``costs="cells"`` (built once), else None."""
+        return self._cached("cell_grid", self._build_cell_grid)
+
+    @property
     def any_sign(self):
         """Exact for costs of either sign only on a graph without cycles."""
+        if self.cell_grid is not None:
+            return False
         return self.graph.is_dag
 
     @property
     def arcs(self):
+        if self.cell_grid is not None:
+            raise AttributeError("ShortestPath(costs='cells') has no arc variables: theta and "
+                                 "the decisions have one entry per cell of the grid.")
         return np.stack([self.graph.tails, self.graph.heads], axis=1)
 
     @property
     def n_params(self):
+        if self.cell_grid is not None:
+            return self.cell_grid.n_cells
         return len(self.graph.tails)
 
     @property
     def n_vars(self):
         return self.n_params
 
+    def _build_cell_grid(self):
+        if check_option(self.costs, "costs", ("arcs", "cells")) == "arcs":
+            if self.moves is not None:
+                raise ValueError("moves applies to costs='cells'; the arcs of grid= go east "
+                                 "and south (PyEPO's grid), and edges= lists its own; got "
+                                 f"moves={self.moves!r}.")
+            return None
+        if self.grid is None or self.edges is not None:
+            raise ValueError("costs='cells' needs grid=(height, width) and no edges; got "
+                             f"grid={self.grid!r} and "
+                             f"edges={'None' if self.edges is None else 'an array'}.")
+        if self.source is not None or self.target is not None:
+            raise ValueError("source and target are fixed by grid (top-left to bottom-right "
+                             "cell; give them per instance to change them); got "
+                             f"source={self.source!r}, target={self.target!r}.")
+        return CellGrid(*check_cell_grid(self.grid, self.moves))
+
     def _build_graph(self):
+        if self.cell_grid is not None:
+            raise ValueError("ShortestPath(costs='cells') has no arc graph; its costs and "
+                             "decisions are the grid's cells.")
         if (self.grid is None) == (self.edges is None):
             raise ValueError("ShortestPath needs exactly one of grid=(height, width) or "
                              f"edges=[(tail, head), ...]; got grid={self.grid!r} and "
@@ -160,12 +251,17 @@ class ShortestPath(Optimizer):
         return Graph.from_arcs(arcs.astype(np.int64), int(source), int(target), n_nodes)
 
     def check_theta(self, theta, name="theta"):
+        if self.cell_grid is not None:
+            raise_negative_cycle(self.cell_grid, theta, name)
+            return
         if not self.graph.is_dag and bool((theta < 0).any()):
             raise ValueError(
                 f"{name} must be non-negative for ShortestPath on a graph with a cycle (a "
                 f"negative cycle has no shortest path); got the minimum {float(theta.min()):g}.")
 
     def _solve(self, theta, source=None, target=None, arc_mask=None):
+        if self.cell_grid is not None:
+            return self._solve_cells(theta, source, target)
         if not self.graph.is_dag:
             # Training code calls _solve directly with predictions (the
             # validation regret): a negative cost on a graph with a cycle has
@@ -183,6 +279,20 @@ class ShortestPath(Optimizer):
             self._raise_no_path(cost, source, target, arc_mask)
         return used.to(theta.dtype)
 
+    def _solve_cells(self, theta, source, target):
+        # As on a graph with a cycle, training code calls _solve directly with
+        # predictions: a negative cycle is an error, not a decision.
+        self.check_theta(theta, "theta (the costs to decide with)")
+        batch = len(theta)
+        if source is None:
+            source = torch.zeros(batch, dtype=torch.long, device=theta.device)
+        if target is None:
+            target = torch.full((batch,), self.n_params - 1, dtype=torch.long,
+                                device=theta.device)
+        used, _ = cell_paths(self.cell_grid, theta.to(torch.float64), source.to(theta.device),
+                             target.to(theta.device))
+        return used.to(theta.dtype)
+
     def _path_tables(self, device):
         key = device_key(device)
         tensors = self._cached(("tensors", key), lambda: self.graph.tensors(device))
@@ -192,10 +302,12 @@ class ShortestPath(Optimizer):
         """Both end nodes per row (the problem's own where one is not given), or None."""
         if source is None and target is None:
             return None, None
+        own = (0, self.n_params - 1) if self.cell_grid is not None else (
+            self.graph.source, self.graph.target)
         if source is None:
-            source = torch.full_like(target, self.graph.source)
+            source = torch.full_like(target, own[0])
         if target is None:
-            target = torch.full_like(source, self.graph.target)
+            target = torch.full_like(source, own[1])
         return source.to(device), target.to(device)
 
     def _cheapest_paths(self, costs, source=None, target=None, arc_mask=None):
@@ -231,7 +343,11 @@ class ShortestPath(Optimizer):
                          f"needs an open path from its source to its target.")
 
     def _check_instance_params(self, params, n_instances, device):
-        n_nodes = self.graph.n_nodes
+        cells = self.cell_grid
+        if cells is not None and "arc_mask" in params:
+            raise ValueError("arc_mask applies to costs='arcs'; ShortestPath(costs='cells') "
+                             "takes only source and target per instance.")
+        n_nodes = self.graph.n_nodes if cells is None else cells.n_cells
         checked = {}
         for name in ("source", "target"):
             if name in params:
@@ -251,6 +367,32 @@ class ShortestPath(Optimizer):
                     f"{int(source[row])} in row {row} (instance {row}), the first of "
                     f"{int((source == target).sum())} such row(s).")
         return checked
+
+    def _relax(self, theta, gamma, **params):
+        if self.cell_grid is None:
+            return super()._relax(theta, gamma, **params)
+        # Over the flows on the moves: the cells' costs are those of the moves
+        # entering them, and a cell's relaxed use is its inflow (plus one at
+        # the source); as for MixedIntegerProgram's decision_map, the
+        # quadratic term is on the flows (for a path, on all but its source).
+        grid, device = self.cell_grid, theta.device
+        program = self._cached("flow_program", grid.flow_program)
+        heads = self._cached(("move_heads", device_key(device)), lambda: torch.as_tensor(
+            grid.arcs()[:, 1], dtype=torch.long, device=device))
+        source, target = self._ends(params.get("source"), params.get("target"), device)
+        rows = torch.arange(len(theta), device=device)
+        supply = None
+        if source is None:
+            source = torch.zeros(len(theta), dtype=torch.long, device=device)
+        else:
+            supply = torch.zeros(len(theta), grid.n_cells, dtype=torch.float64, device=device)
+            supply[rows, source] = 1.0
+            supply[rows, target] = -1.0
+        flow = program._relax(theta.index_select(1, heads), gamma, b_eq=supply)
+        used = flow.new_zeros(len(theta), grid.n_cells).index_add(1, heads, flow)
+        start = torch.zeros_like(used)
+        start[rows, source] = 1.0
+        return (used + start).to(theta.dtype)
 
     def _lp_params(self, params):
         if not params:
@@ -285,8 +427,13 @@ class ShortestPath(Optimizer):
 
         Returns
         -------
-        lp : LinearProgram
+        lp : LinearProgram or None
+            None with ``costs="cells"``: a path's cells have no linear
+            program over the cells alone (``relax`` still works, over the
+            flows on the moves between cells; see the class notes).
         """
+        if self.cell_grid is not None:
+            return None
         graph = self.graph
         arcs = np.arange(len(graph.tails))
         incidence = np.zeros((graph.n_nodes, len(arcs)))
