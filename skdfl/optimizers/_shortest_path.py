@@ -353,7 +353,8 @@ class ShortestPath(Optimizer):
             if name in params:
                 checked[name] = instance_tensor(
                     params[name], name, n_instances, integer=True, low=0, high=n_nodes - 1,
-                    high_note="the largest node index", device=device, dtype=torch.long)
+                    high_note=f"the largest {'node' if cells is None else 'cell'} index",
+                    device=device, dtype=torch.long)
         if "arc_mask" in params:
             checked["arc_mask"] = instance_tensor(
                 params["arc_mask"], "arc_mask", n_instances, tail=(self.n_params,),
