@@ -197,7 +197,8 @@ def _cheapest_neighbour(padded, steps, height, width):
             best = there
             which = torch.zeros(there.shape, dtype=torch.uint8, device=there.device)
             continue
-        which = torch.maximum(which, (there < best).to(torch.uint8) * d)
+        # (A bool tensor viewed as uint8 is free: 0/1 bytes.)
+        which = torch.maximum(which, (there < best).view(torch.uint8) * d)
         best = torch.minimum(best, there)
     return best, which
 
