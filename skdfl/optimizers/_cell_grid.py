@@ -92,7 +92,7 @@ def negative_cycle_pairs(grid, costs):
     the first cell of each such pair (its neighbour lies one step to the
     east, south-east, south or south-west: each pair is seen once).
     """
-    table = costs.view(-1, grid.height, grid.width)
+    table = costs.reshape(-1, grid.height, grid.width)
     bad = torch.zeros_like(table, dtype=torch.bool)
     for di, dj in grid.steps:
         if (di, dj) <= (0, 0):             # the opposite step sees the same pairs
