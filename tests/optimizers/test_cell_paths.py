@@ -217,6 +217,22 @@ def test_property_batch_equals_rows_alone_and_is_optimal(problem, per_row_ends):
         assert_is_cheapest_path(x[row], costs[row], height, width, moves, s, t)
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.tuples(st.integers(1, 4), st.integers(1, 4)).filter(lambda g: g[0] * g[1] >= 2),
+       st.sampled_from([4, 8]), st.data())
+def test_property_signed_costs_solved_or_refused_as_networkx_says(grid, moves, data):
+    height, width = grid
+    # Quarters: every sum is exact, so the oracle's verdict on a cycle is too.
+    costs = data.draw(arrays(np.float64, (1, height * width),
+                             elements=st.integers(-4, 12).map(lambda v: v / 4)))
+    sp = ShortestPath(grid=grid, costs="cells", moves=moves)
+    if nx.negative_edge_cycle(cell_graph(costs[0], height, width, moves)):
+        with pytest.raises(ValueError, match="negative cycle in row 0"):
+            sp.solve(costs)
+    else:
+        assert_is_cheapest_path(sp.solve(costs)[0], costs[0], height, width, moves)
+
+
 # ---------------------------------------------------------------- protocol
 
 def test_protocol_attributes_clone_and_pickle():
