@@ -18,11 +18,11 @@ class ShortestPath(Optimizer):
     """Minimum-cost path between two nodes of a directed graph, or across a grid of cells.
 
     The decision ``x`` marks the arcs of the path (1 on the path, 0 off it)
-    and the objective is its total cost ``theta @ x``, minimized. With
-    ``costs="cells"`` the costs and the decision are on the cells of a grid
-    instead (see below). Costs of
-    any sign are solved exactly on a DAG (the grid included); a graph with a
-    cycle needs non-negative costs (a negative cycle has no shortest path).
+    and the objective is its total cost ``theta @ x``, minimized (with
+    ``costs="cells"``, the costs and the decision are on the cells of a grid
+    instead: see the notes). Costs of any sign are solved exactly on a DAG
+    (the arc grid included); a graph with a cycle needs non-negative costs
+    (a negative cycle has no shortest path).
     A whole batch is solved at once: a DAG with few paths (the 5x5 grid has
     70) has them listed once and scored by one matrix product, a larger one
     goes through a dynamic program over its topological levels, and a graph
