@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from .._validation import check_scalar
-from ._base import Optimizer, device_key
+from ._base import Optimizer, device_key, theta_values
 from ._graph import Graph, grid_arcs, shortest_path_batch
 from ._graph_rows import PathTables, cheapest_paths
 from ._instance import first_bad_row, instance_tensor
@@ -105,6 +105,11 @@ class ShortestPath(Optimizer):
         return self.graph.is_dag
 
     @property
+    def theta_domain(self):
+        """Costs of either sign on a graph without cycles, else non-negative costs."""
+        return "real" if self.graph.is_dag else "nonnegative"
+
+    @property
     def arcs(self):
         return np.stack([self.graph.tails, self.graph.heads], axis=1)
 
@@ -160,6 +165,7 @@ class ShortestPath(Optimizer):
         return Graph.from_arcs(arcs.astype(np.int64), int(source), int(target), n_nodes)
 
     def check_theta(self, theta, name="theta"):
+        theta = theta_values(theta, name)
         if not self.graph.is_dag and bool((theta < 0).any()):
             raise ValueError(
                 f"{name} must be non-negative for ShortestPath on a graph with a cycle (a "

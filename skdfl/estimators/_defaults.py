@@ -1,0 +1,122 @@
+"""Defaults chosen from the problem and the data: the output link and ``gamma="auto"``.
+
+A fixed relaxation weight cannot suit every problem: the quadratic term
+``gamma * ||x||^2`` competes with the objective's gradient in ``x``, which is
+the (rescaled) parameter vector for a linear program but, for coverage, the
+marginal gain of each item, from below 1 to about 100 depending on the
+number of targets and their probabilities. Too small a ``gamma`` and the
+relaxed decision sits at a vertex, where its gradient is exactly zero.
+"""
+
+import torch
+
+#: The output link of a regressor for each ``Optimizer.theta_domain``. For
+#: probabilities "clip" (straight-through gradient), not "sigmoid": a sigmoid
+#: starts every prediction at 0.5, far above the small probabilities of
+#: budget allocation, where the coverage relaxation sits at a vertex and the
+#: fit never moves (measured: flat loss; "clip" trains).
+DOMAIN_LINKS = {"real": "identity", "nonnegative": "softplus", "probability": "clip"}
+
+#: Instances used to measure the objective's gradient (a sample is enough).
+GRADIENT_SAMPLE = 256
+
+
+def default_out_activation(optimizer):
+    """The output link that keeps predictions in ``optimizer.theta_domain``.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+
+    Returns
+    -------
+    out_activation : {"identity", "softplus", "sigmoid"}
+
+    Examples
+    --------
+    >>> from skdfl.estimators._defaults import default_out_activation
+    >>> from skdfl.optimizers import CoverageMaximizer, ShortestPath
+    >>> default_out_activation(ShortestPath(grid=(3, 3)))
+    'identity'
+    >>> default_out_activation(CoverageMaximizer(k=1, n_items=2, n_targets=2))
+    'clip'
+    """
+    domain = getattr(optimizer, "theta_domain", "real")
+    if domain not in DOMAIN_LINKS:
+        raise ValueError(f"{type(optimizer).__name__}.theta_domain must be one of "
+                         f"{sorted(DOMAIN_LINKS)}; got {domain!r}.")
+    return DOMAIN_LINKS[domain]
+
+
+def objective_gradient_scale(optimizer, theta, x_true, params):
+    """Mean ``|d objective / dx|`` at the mean true decision, under the true parameters.
+
+    The mean of the training optima is a fractional point inside the convex
+    hull of the decisions, typical of where a relaxation is evaluated; the
+    gradient there is ``theta`` itself for a linear objective and the
+    marginal gains of the items for coverage.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        The fitted optimizer.
+    theta : Tensor of shape (n_samples, n_params)
+        The training targets, as the model is trained on them (rescaled).
+    x_true : Tensor of shape (n_samples, n_vars)
+        Their optimal decisions.
+    params : dict of Tensor
+        Per-instance parameters of the rows.
+
+    Returns
+    -------
+    scale : float
+        Non-negative; 0 when every gradient is 0.
+    """
+    rows = slice(0, min(len(theta), GRADIENT_SAMPLE))
+    theta = theta[rows].detach().to(torch.float64)
+    if optimizer.is_linear:
+        return float(theta.abs().mean()) if theta.numel() else 0.0
+    params = {name: value[rows] for name, value in params.items()}
+    x = x_true.to(torch.float64).mean(0).expand(theta.shape[0], -1).clone()
+    x.requires_grad_(True)
+    with torch.enable_grad():
+        value = optimizer._objective(x, theta, **params).sum()
+        (grad,) = torch.autograd.grad(value, x)
+    return float(grad.abs().mean())
+
+
+def resolve_gamma(gamma, optimizer, theta, x_true, params):
+    """The relaxation weight a fit uses: ``gamma`` itself, or the data's scale for "auto".
+
+    ``"auto"`` is the mean size of the objective's gradient in ``x`` (see
+    :func:`objective_gradient_scale`): 1 for a linear problem on rescaled
+    targets, the mean label for 0/1 targets, the mean marginal gain of an
+    item for coverage. With it the quadratic term's gradient ``2 gamma x`` is
+    of the objective's size, so that relaxed decisions are interior (and
+    informative) for typical predictions.
+
+    Parameters
+    ----------
+    gamma : float or "auto"
+    optimizer, theta, x_true, params
+        As in :func:`objective_gradient_scale`.
+
+    Returns
+    -------
+    gamma : float
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdfl.estimators._defaults import resolve_gamma
+    >>> from skdfl.optimizers import KSubset
+    >>> theta = torch.tensor([[0.5, -1.5, 1.0]])
+    >>> resolve_gamma(0.3, KSubset(k=1), theta, None, {})
+    0.3
+    >>> resolve_gamma("auto", KSubset(k=1), theta, torch.tensor([[0.0, 0.0, 1.0]]), {})
+    1.0
+    """
+    if not (isinstance(gamma, str) and gamma == "auto"):
+        return float(gamma)
+    scale = objective_gradient_scale(optimizer, theta, x_true, params)
+    return scale if scale > 0 else 1.0
