@@ -29,7 +29,7 @@ from ._batches import TensorBatches
 from ._callbacks import DivergenceCheck, ValidationRegret, forward_in_chunks
 from ._deciding import (CHUNK_SIZE, check_predictions, check_signs, checked_instance_params,
                         item_count, regret_score, request_instance_params)
-from ._defaults import default_out_activation, resolve_gamma
+from ._defaults import default_out_activation, resolve_gamma, start_at_mean_target
 from ._flat_loss import FlatLossCheck
 from ._targets import TargetLayout, pack_target
 from ._taskmet_net import TaskMetCriterion, TaskMetNet
@@ -232,6 +232,12 @@ class DecisionFocusedBase(BaseEstimator):
                      tuple(self.hidden_layer_sizes), self.activation)
         return PerItem(shared, n_items)
 
+    def _initial_module(self, n_features, y):
+        module = self._build_module(n_features, y.shape[1])
+        if not self._probabilities and self._link is torch.sigmoid:
+            start_at_mean_target(module, y)   # a sigmoid regressor starts at the mean target
+        return module
+
     def _target_scale(self, y):
         # For a linear objective a positive rescaling of theta changes no
         # decision, so training on unit-scale targets lets one learning rate
@@ -379,7 +385,7 @@ class DecisionFocusedBase(BaseEstimator):
             criterion, net_class, net_params = self._criterion_and_net(
                 train_decisions, device, seed, X.shape[1], layout)
             self.net_ = net_class(
-                module=self._build_module(X.shape[1], y.shape[1]),
+                module=self._initial_module(X.shape[1], y / self.target_scale_),
                 criterion=criterion,
                 optimizer=torch.optim.Adam,
                 optimizer__weight_decay=float(self.alpha),

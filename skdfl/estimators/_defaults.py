@@ -8,14 +8,17 @@ number of targets and their probabilities. Too small a ``gamma`` and the
 relaxed decision sits at a vertex, where its gradient is exactly zero.
 """
 
+import numpy as np
 import torch
 
-#: The output link of a regressor for each ``Optimizer.theta_domain``. For
-#: probabilities "clip" (straight-through gradient), not "sigmoid": a sigmoid
-#: starts every prediction at 0.5, far above the small probabilities of
-#: budget allocation, where the coverage relaxation sits at a vertex and the
-#: fit never moves (measured: flat loss; "clip" trains).
-DOMAIN_LINKS = {"real": "identity", "nonnegative": "softplus", "probability": "clip"}
+from ..nn import PerItem
+
+#: The output link of a regressor for each ``Optimizer.theta_domain``. A
+#: sigmoid regressor starts at the mean target (see ``start_at_mean_target``).
+DOMAIN_LINKS = {"real": "identity", "nonnegative": "softplus", "probability": "sigmoid"}
+
+#: Probabilities the initial sigmoid output is kept within.
+PROBABILITY_FLOOR = 1e-3
 
 #: Instances used to measure the objective's gradient (a sample is enough).
 GRADIENT_SAMPLE = 256
@@ -39,7 +42,7 @@ def default_out_activation(optimizer):
     >>> default_out_activation(ShortestPath(grid=(3, 3)))
     'identity'
     >>> default_out_activation(CoverageMaximizer(k=1, n_items=2, n_targets=2))
-    'clip'
+    'sigmoid'
     """
     domain = getattr(optimizer, "theta_domain", "real")
     if domain not in DOMAIN_LINKS:
@@ -120,3 +123,38 @@ def resolve_gamma(gamma, optimizer, theta, x_true, params):
         return float(gamma)
     scale = objective_gradient_scale(optimizer, theta, x_true, params)
     return scale if scale > 0 else 1.0
+
+
+def start_at_mean_target(module, y):
+    """Set the output bias of an MLP so that a sigmoid link starts at the mean of ``y``.
+
+    With a zero bias a sigmoid predicts 0.5 for every parameter. Coverage
+    probabilities are often far smaller (budget allocation: about 0.02), and
+    at 0.5 the relaxation of a coverage problem saturates at a vertex, where
+    its gradient is zero: the fit never moves (measured: a flat loss). From
+    the mean probability of each output it trains, and it stays fast (a
+    clipped link instead puts many predictions at exactly 0).
+
+    Parameters
+    ----------
+    module : MLP or PerItem
+        The estimator's network (a :class:`~skdfl.nn.PerItem` shares one MLP
+        over the items).
+    y : ndarray of shape (n_samples, n_params)
+        Training targets in [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skdfl.nn import MLP
+    >>> from skdfl.estimators._defaults import start_at_mean_target
+    >>> net = MLP(3, 2)
+    >>> start_at_mean_target(net, np.array([[0.1, 0.5], [0.3, 0.5]]))
+    >>> torch.sigmoid(net[-1].bias).detach()
+    tensor([0.2000, 0.5000])
+    """
+    last = (module.module if isinstance(module, PerItem) else module)[-1]
+    mean = np.asarray(y, dtype=np.float64).reshape(-1, last.bias.shape[0]).mean(0)
+    mean = np.clip(mean, PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
+    with torch.no_grad():
+        last.bias.copy_(torch.as_tensor(np.log(mean / (1 - mean)), dtype=last.bias.dtype))

@@ -171,7 +171,7 @@ class CoverageMaximizer(Optimizer):
             first = tuple(int(i) for i in torch.nonzero(bad)[0].tolist())
             # Predictions (not data) out of range: the fix is the model's link.
             hint = (" A model's predictions stay in [0, 1] with the estimator's "
-                    "out_activation='clip' (its default for this optimizer) or 'sigmoid'."
+                    "out_activation='sigmoid' (its default for this optimizer) or 'clip'."
                     if name in PREDICTION_NAMES else "")
             raise ValueError(
                 f"{name} must hold coverage probabilities in [0, 1] (the item-by-target "
