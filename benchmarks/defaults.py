@@ -8,8 +8,8 @@ hyperparameter (``relaxation``: ``gamma``; ``dbb`` and ``imle``: ``lambd``;
 with every setting at its default is fitted, and then the same estimator
 with that one hyperparameter at each point of a 5-point log grid around the
 value the default used: ``value * (0.1, 0.316, 1, 3.16, 10)``, where for
-``gamma="auto"`` the value is the resolved ``gamma_`` of the fit (the grid's
-middle point is the default fit itself). The score is the normalized test
+``gamma="auto"`` and ``lambd="auto"`` the value is the resolved ``gamma_`` or
+``lambd_`` of the fit (the grid's middle point is the default fit itself). The score is the normalized test
 regret (``-score``), mean over the seeds. A default passes when its regret
 is within 10% (relative) of the best grid point's, or within 0.005 absolute
 (regrets near 0 differ by noise more than by 10%).
@@ -31,7 +31,8 @@ runs in minutes on 2 cores):
   n_topics=20)``, ``CoverageMaximizer(k=3)``, the classifier.
 
 Coverage problems are paired with ``relaxation`` only (the other methods
-need a linear objective). ``--quick`` runs three pairs on tiny data with
+need a linear objective), matching with ``relaxation`` and ``dbb`` only (its
+linear program is solved one instance at a time, the slowest solver here). ``--quick`` runs three pairs on tiny data with
 one seed (a smoke test, about a minute); the full table takes about 15
 minutes on 2 cores.
 
@@ -113,13 +114,14 @@ def recommendation(seed, n_train, n_test):
 
 PROBLEMS = {"shortest_path": shortest_path, "knapsack": knapsack, "energy": energy,
             "matching": matching, "budget": budget, "recommendation": recommendation}
-COVERAGE = ("budget", "recommendation")
+#: Problems measured with a few methods only (default: every method).
+ONLY = {"budget": ("relaxation",), "recommendation": ("relaxation",),
+        "matching": ("relaxation", "dbb")}
 
 
 def pairs(problems, methods):
     """Every (problem, method) pair to measure."""
-    return [(p, m) for p in problems for m in methods
-            if p not in COVERAGE or m == "relaxation"]
+    return [(p, m) for p in problems for m in methods if m in ONLY.get(p, LINEAR_METHODS)]
 
 
 # --------------------------------------------------------------------------
@@ -136,7 +138,8 @@ def fit_regret(problem, method, seed, args, **setting):
                     random_state=seed, **options, **setting)
     est.fit(X, y)
     name = HYPERPARAMETER[method]
-    used = est.gamma_ if name == "gamma" else est.get_params()[name]
+    # "auto" defaults are resolved at fit into gamma_ and lambd_
+    used = getattr(est, f"{name}_", None) or est.get_params()[name]
     return float(-est.score(X_test, y_test)), float(used)
 
 

@@ -29,7 +29,8 @@ from ._batches import TensorBatches
 from ._callbacks import DivergenceCheck, ValidationRegret, forward_in_chunks
 from ._deciding import (CHUNK_SIZE, check_predictions, check_signs, checked_instance_params,
                         item_count, regret_score, request_instance_params)
-from ._defaults import default_out_activation, resolve_gamma, start_at_mean_target
+from ._defaults import (default_out_activation, resolve_gamma, resolve_lambd,
+                        start_at_mean_target)
 from ._flat_loss import FlatLossCheck
 from ._targets import TargetLayout, pack_target
 from ._taskmet_net import TaskMetCriterion, TaskMetNet
@@ -94,7 +95,7 @@ class DecisionFocusedBase(BaseEstimator):
     _probabilities = False
     _out_activations = tuple(OUT_ACTIVATIONS)
 
-    def __init__(self, optimizer, *, method="auto", gamma="auto", lambd=10.0, noise="sog",
+    def __init__(self, optimizer, *, method="auto", gamma="auto", lambd="auto", noise="sog",
                  tau=1.0, n_samples=1, sigma=1.0, finite_difference="central",
                  solve_ratio=1.0, metric="diagonal",
                  metric_learning_rate=0.01, inner_steps=1, cg_iter=10, cg_damping=1e-3,
@@ -151,8 +152,10 @@ class DecisionFocusedBase(BaseEstimator):
         positive = dict(low=0.0, low_inclusive=False)
         if not (isinstance(self.gamma, str) and self.gamma == "auto"):
             check_scalar(self.gamma, "gamma", low=0.0)
+        if not (isinstance(self.lambd, str) and self.lambd == "auto"):
+            check_scalar(self.lambd, "lambd", **positive)
         check_solve_ratio(self.solve_ratio)
-        for name in ("lambd", "tau", "sigma", "learning_rate_init", "metric_learning_rate"):
+        for name in ("tau", "sigma", "learning_rate_init", "metric_learning_rate"):
             check_scalar(getattr(self, name), name, **positive)
         check_scalar(self.n_iter_no_change, "n_iter_no_change", kind=numbers.Integral, low=1,
                      allow_none=True)
@@ -264,6 +267,7 @@ class DecisionFocusedBase(BaseEstimator):
         """The method hyperparameters this fit uses, ``"auto"`` resolved."""
         values = {name: getattr(self, name) for name in METHOD_HYPERPARAMETERS}
         values["gamma"] = self.gamma_
+        values["lambd"] = self.lambd_
         return values
 
     def _resolve_method(self):
@@ -346,6 +350,7 @@ class DecisionFocusedBase(BaseEstimator):
         theta = torch.as_tensor(y / self.target_scale_)
         x_true = self.optimizer_._solve(theta, **params)
         self.gamma_ = resolve_gamma(self.gamma, self.optimizer_, theta, x_true, params)
+        self.lambd_ = resolve_lambd(self.lambd, self.method_, self.batch_size)
         target = pack_target(theta, x_true)
         features = torch.tensor(X, dtype=torch.float32)
         params = params_to(params, device)

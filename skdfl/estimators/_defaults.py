@@ -17,6 +17,11 @@ from ..nn import PerItem
 #: sigmoid regressor starts at the mean target (see ``start_at_mean_target``).
 DOMAIN_LINKS = {"real": "identity", "nonnegative": "softplus", "probability": "sigmoid"}
 
+#: ``lambd="auto"`` for dbb and imle, per instance of a batch (see ``resolve_lambd``).
+LAMBD_PER_INSTANCE = 3.0
+#: ``lambd="auto"`` for aimle: its initial relative step, which then adapts.
+AIMLE_LAMBD = 10.0
+
 #: Probabilities the initial sigmoid output is kept within.
 PROBABILITY_FLOOR = 1e-3
 
@@ -158,3 +163,41 @@ def start_at_mean_target(module, y):
     mean = np.clip(mean, PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
     with torch.no_grad():
         last.bias.copy_(torch.as_tensor(np.log(mean / (1 - mean)), dtype=last.bias.dtype))
+
+
+def resolve_lambd(lambd, method, batch_size):
+    """The smoothing scale a fit uses: ``lambd`` itself, or ``"auto"`` resolved.
+
+    dbb and imle solve again at ``theta_hat + lambd * dL/dx``; the loss is a
+    mean over the batch, so ``dL/dx`` is about ``theta / batch_size`` and the
+    perturbation, relative to the (rescaled) parameters, is about
+    ``lambd / batch_size``. ``"auto"`` makes it 3: ``3 * batch_size``
+    (measured on the shipped shortest-path and knapsack generators: 10 to 30
+    was best at batch size 8, about 100 at 32; see ``benchmarks/defaults.py``).
+    For aimle, whose ``lambd`` is an initial relative step that adapts,
+    ``"auto"`` is 10.
+
+    Parameters
+    ----------
+    lambd : float or "auto"
+    method : str
+        The resolved method.
+    batch_size : int
+
+    Returns
+    -------
+    lambd : float
+
+    Examples
+    --------
+    >>> from skdfl.estimators._defaults import resolve_lambd
+    >>> resolve_lambd("auto", "dbb", 32), resolve_lambd("auto", "aimle", 32)
+    (96.0, 10.0)
+    >>> resolve_lambd(5, "dbb", 32)
+    5.0
+    """
+    if not (isinstance(lambd, str) and lambd == "auto"):
+        return float(lambd)
+    if method == "aimle":
+        return AIMLE_LAMBD
+    return LAMBD_PER_INSTANCE * float(batch_size)

@@ -46,11 +46,14 @@ SHARED_PARAMETERS = """optimizer : Optimizer
         vertex (where the gradient is zero). Like every scale below it acts
         on the internally rescaled targets (``target_scale_``), so one value
         suits raw data of any scale.
-    lambd : float, default=10.0
+    lambd : float or "auto", default="auto"
         Scale of ``"dbb"`` and ``"imle"`` (their gradients are divided by it);
         for ``"aimle"`` the initial step relative to the predictions (the
         target parameters lie ``lambd * ||theta_hat||`` away), which then
-        adapts during training.
+        adapts during training. ``"auto"`` (``lambd_``) is ``3 *
+        batch_size`` for ``"dbb"`` and ``"imle"``: their loss is a mean over
+        the batch, so the perturbation ``lambd * dL/dx`` is about ``lambd /
+        batch_size`` times the parameters; it is 10 for ``"aimle"``.
     noise : {"sog", "gumbel"} or None, default="sog"
         Perturbation of ``"imle"`` and ``"aimle"``: sum-of-Gamma (sized by the
         mean number of non-zeros of the true decisions), Gumbel, or none.
@@ -154,6 +157,8 @@ SHARED_ATTRIBUTES = """optimizer_ : Optimizer
         for linear problems, else 1); predictions are mapped back.
     gamma_ : float
         The relaxation weight used (``gamma``, with ``"auto"`` resolved).
+    lambd_ : float
+        The smoothing scale used (``lambd``, with ``"auto"`` resolved).
     metric_ : torch.nn.Module or None
         The learned metric of ``"taskmet"``.
     n_features_in_ : int

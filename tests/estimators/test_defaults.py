@@ -149,17 +149,29 @@ def test_auto_gamma_is_the_mean_marginal_gain_for_coverage():
     assert est.gamma_ == pytest.approx(np.abs(gains).mean())
 
 
+@pytest.mark.parametrize("method, batch_size, expected", [
+    ("dbb", 32, 96.0), ("imle", 8, 24.0), ("aimle", 32, 10.0)])
+def test_auto_lambd_scales_with_the_batch(method, batch_size, expected):
+    X, C = make_shortest_path(24, grid=(3, 3), random_state=0)
+    est = DecisionFocusedRegressor(ShortestPath(grid=(3, 3)), method=method,
+                                   batch_size=batch_size, max_iter=1, random_state=0)
+    assert est.fit(X, C).lambd == "auto" and est.lambd_ == expected
+    assert est.set_params(lambd=2.5).fit(X, C).lambd_ == 2.5
+
+
 def test_auto_gamma_of_all_zero_targets_falls_back_to_one():
     coverage = CoverageMaximizer(k=1, n_items=2, n_targets=2)
     theta = torch.zeros(3, 4, dtype=torch.float64)
     assert resolve_gamma("auto", coverage, theta, torch.zeros(3, 2), {}) == 1.0
 
 
-@pytest.mark.parametrize("gamma, match", [("big", "gamma must be"), (-1.0, "gamma must be")])
-def test_a_bad_gamma_is_refused(gamma, match):
+@pytest.mark.parametrize("setting", [{"gamma": "big"}, {"gamma": -1.0}, {"lambd": "Auto"},
+                                     {"lambd": 0.0}])
+def test_a_bad_gamma_or_lambd_is_refused(setting):
     X, C = make_shortest_path(20, random_state=0)
-    with pytest.raises((TypeError, ValueError), match=match):
-        DecisionFocusedRegressor(ShortestPath(grid=(5, 5)), gamma=gamma, max_iter=1).fit(X, C)
+    name = next(iter(setting))
+    with pytest.raises((TypeError, ValueError), match=f"{name} must be"):
+        DecisionFocusedRegressor(ShortestPath(grid=(5, 5)), max_iter=1, **setting).fit(X, C)
 
 
 # --------------------------------------------------------------------------
