@@ -149,6 +149,7 @@ def test_auto_gamma_is_the_mean_marginal_gain_for_coverage():
     assert est.gamma_ == pytest.approx(np.abs(gains).mean())
 
 
+@pytest.mark.filterwarnings("ignore::skdfl.FlatLossWarning")   # lambd=2.5 is too small
 @pytest.mark.parametrize("method, batch_size, expected", [
     ("dbb", 32, 96.0), ("imle", 8, 24.0), ("aimle", 32, 10.0)])
 def test_auto_lambd_scales_with_the_batch(method, batch_size, expected):
