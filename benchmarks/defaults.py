@@ -55,9 +55,9 @@ Normalized test regret of the default and of the grid ``x0.1 .. x10``:
   gave 0.218), energy 1.0 (0.133, best), budget allocation 0.32 (0.144, best
   0.139 at 0.03), recommendation 0.73 (0.246, the best; at 0.07 and 0.23 the
   relaxation sits at a vertex and the loss never moves: 0.651).
-- ``sigma=1`` (fy 0.128, best 0.125; pg 0.149, best) and ``tau=1``
-  (ltr-list 0.115, best 0.095 at 0.32; dpo 0.408, best 0.367 at 0.32, a noisy
-  grid) stay numbers: the one-seed evidence does not single out a better
+- ``sigma=1`` (fy 0.128, best 0.125; pg 0.149, the best; dpo 0.408, best
+  0.367 at 0.32 on a noisy grid) and ``tau=1`` (ltr-list 0.115, best 0.095
+  at 0.32) stay numbers: the one-seed evidence does not single out a better
   rule; the full table decides.
 """
 
