@@ -11,7 +11,7 @@ relaxed decision sits at a vertex, where its gradient is exactly zero.
 import numpy as np
 import torch
 
-from ..nn import PerItem
+from ..nn import MLP, PerItem
 
 #: The output link of a regressor for each ``Optimizer.theta_domain``. A
 #: sigmoid regressor starts at the mean target (see ``start_at_mean_target``).
@@ -142,9 +142,10 @@ def start_at_mean_target(module, y):
 
     Parameters
     ----------
-    module : MLP or PerItem
-        The estimator's network (a :class:`~skdfl.nn.PerItem` shares one MLP
-        over the items).
+    module : torch.nn.Module
+        The estimator's network: an :class:`~skdfl.nn.MLP`, or a
+        :class:`~skdfl.nn.PerItem` sharing one over the items; any other
+        module is left as it is.
     y : ndarray of shape (n_samples, n_params)
         Training targets in [0, 1].
 
@@ -158,7 +159,10 @@ def start_at_mean_target(module, y):
     >>> torch.sigmoid(net[-1].bias).detach()
     tensor([0.2000, 0.5000])
     """
-    last = (module.module if isinstance(module, PerItem) else module)[-1]
+    shared = module.module if isinstance(module, PerItem) else module
+    if not isinstance(shared, MLP):
+        return      # a user's own module keeps its own initialization
+    last = shared[-1]
     mean = np.asarray(y, dtype=np.float64).reshape(-1, last.bias.shape[0]).mean(0)
     mean = np.clip(mean, PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
     with torch.no_grad():
