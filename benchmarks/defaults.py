@@ -9,8 +9,8 @@ with every setting at its default is fitted, and then the same estimator
 with that one hyperparameter at each point of a 5-point log grid around the
 value the default used: ``value * (0.1, 0.316, 1, 3.16, 10)``, where for
 ``gamma="auto"`` and ``lambd="auto"`` the value is the resolved ``gamma_`` or
-``lambd_`` of the fit (the grid's middle point is the default fit itself). The score is the normalized test
-regret (``-score``), mean over the seeds. A default passes when its regret
+``lambd_`` of the fit (the grid's middle point is the default fit itself).
+The score is the normalized test regret (``-score``), mean over the seeds. A default passes when its regret
 is within 10% (relative) of the best grid point's, or within 0.005 absolute
 (regrets near 0 differ by noise more than by 10%).
 
@@ -32,9 +32,11 @@ runs in minutes on 2 cores):
 
 Coverage problems are paired with ``relaxation`` only (the other methods
 need a linear objective), matching with ``relaxation`` and ``dbb`` only (its
-linear program is solved one instance at a time, the slowest solver here). ``--quick`` runs three pairs on tiny data with
-one seed (a smoke test, about a minute); the full table takes about 15
-minutes on 2 cores.
+linear program is solved one instance at a time, the slowest solver here).
+``--quick`` runs three pairs on tiny data with one seed (a smoke test, one
+to two minutes); the full table (25 pairs, 2 seeds, 250 fits) is meant to
+take 15-20 minutes on 2 idle cores (estimated from pilot runs under heavy
+load; the coverage and matching rows dominate).
 
 Run ``python benchmarks/defaults.py --help`` for the options (from the
 repository root, with skdfl importable).
