@@ -29,6 +29,9 @@ from ._batches import TensorBatches
 from ._callbacks import DivergenceCheck, ValidationRegret, forward_in_chunks
 from ._deciding import (CHUNK_SIZE, check_predictions, check_signs, checked_instance_params,
                         item_count, regret_score, request_instance_params)
+from ._defaults import (default_out_activation, resolve_gamma, resolve_lambd,
+                        start_at_mean_target)
+from ._flat_loss import FlatLossCheck
 from ._targets import TargetLayout, pack_target
 from ._taskmet_net import TaskMetCriterion, TaskMetNet
 
@@ -92,7 +95,7 @@ class DecisionFocusedBase(BaseEstimator):
     _probabilities = False
     _out_activations = tuple(OUT_ACTIVATIONS)
 
-    def __init__(self, optimizer, *, method="auto", gamma=0.1, lambd=10.0, noise="sog",
+    def __init__(self, optimizer, *, method="auto", gamma="auto", lambd="auto", noise="sog",
                  tau=1.0, n_samples=1, sigma=1.0, finite_difference="central",
                  solve_ratio=1.0, metric="diagonal",
                  metric_learning_rate=0.01, inner_steps=1, cg_iter=10, cg_damping=1e-3,
@@ -133,11 +136,13 @@ class DecisionFocusedBase(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    _default_out_activation = "identity"
+    def _default_out_activation(self):
+        # The link follows where the optimizer's parameters live.
+        return default_out_activation(getattr(self, "optimizer_", self.optimizer))
 
     @property
     def _link(self):
-        name = self.out_activation or self._default_out_activation
+        name = self.out_activation or self._default_out_activation()
         return OUT_ACTIVATIONS[name]
 
     def _check_params(self):
@@ -145,9 +150,12 @@ class DecisionFocusedBase(BaseEstimator):
             raise TypeError(f"optimizer must be an skdfl Optimizer such as "
                             f"ShortestPath(grid=(5, 5)); got {self.optimizer!r}.")
         positive = dict(low=0.0, low_inclusive=False)
-        check_scalar(self.gamma, "gamma", low=0.0)
+        if not (isinstance(self.gamma, str) and self.gamma == "auto"):
+            check_scalar(self.gamma, "gamma", low=0.0)
+        if not (isinstance(self.lambd, str) and self.lambd == "auto"):
+            check_scalar(self.lambd, "lambd", **positive)
         check_solve_ratio(self.solve_ratio)
-        for name in ("lambd", "tau", "sigma", "learning_rate_init", "metric_learning_rate"):
+        for name in ("tau", "sigma", "learning_rate_init", "metric_learning_rate"):
             check_scalar(getattr(self, name), name, **positive)
         check_scalar(self.n_iter_no_change, "n_iter_no_change", kind=numbers.Integral, low=1,
                      allow_none=True)
@@ -227,6 +235,12 @@ class DecisionFocusedBase(BaseEstimator):
                      tuple(self.hidden_layer_sizes), self.activation)
         return PerItem(shared, n_items)
 
+    def _initial_module(self, n_features, y):
+        module = self._build_module(n_features, y.shape[1])
+        if not self._probabilities and self._link is torch.sigmoid:
+            start_at_mean_target(module, y)   # a sigmoid regressor starts at the mean target
+        return module
+
     def _target_scale(self, y):
         # For a linear objective a positive rescaling of theta changes no
         # decision, so training on unit-scale targets lets one learning rate
@@ -242,12 +256,19 @@ class DecisionFocusedBase(BaseEstimator):
             loss = copy.deepcopy(self.method)
             loss.optimizer = self.optimizer_
             return loss
-        hyperparameters = {name: getattr(self, name) for name in METHOD_HYPERPARAMETERS}
+        hyperparameters = self._hyperparameters()
         return make_loss(
             method, self.optimizer_, probabilities=self._probabilities,
             solution_size=max(float(x_true.ne(0).sum(-1).double().mean()), 1.0),
             generator=torch.Generator(device=device).manual_seed(seed), pool=pool,
             **hyperparameters)
+
+    def _hyperparameters(self):
+        """The method hyperparameters this fit uses, ``"auto"`` resolved."""
+        values = {name: getattr(self, name) for name in METHOD_HYPERPARAMETERS}
+        values["gamma"] = self.gamma_
+        values["lambd"] = self.lambd_
+        return values
 
     def _resolve_method(self):
         if isinstance(self.method, DecisionLoss):
@@ -328,12 +349,15 @@ class DecisionFocusedBase(BaseEstimator):
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         theta = torch.as_tensor(y / self.target_scale_)
         x_true = self.optimizer_._solve(theta, **params)
+        self.gamma_ = resolve_gamma(self.gamma, self.optimizer_, theta, x_true, params)
+        self.lambd_ = resolve_lambd(self.lambd, self.method_, self.batch_size)
         target = pack_target(theta, x_true)
         features = torch.tensor(X, dtype=torch.float32)
         params = params_to(params, device)
         layout = TargetLayout(y.shape[1], x_true.shape[1], params)
 
-        callbacks = [("divergence", DivergenceCheck(self.method_))]
+        callbacks = [("divergence", DivergenceCheck(self.method_)),
+                     ("flat_loss", FlatLossCheck(self.method_, self._hyperparameters()))]
         train_split, train_decisions = None, x_true
         if self.early_stopping:
             train, valid = train_test_split(np.arange(len(X)),
@@ -366,7 +390,7 @@ class DecisionFocusedBase(BaseEstimator):
             criterion, net_class, net_params = self._criterion_and_net(
                 train_decisions, device, seed, X.shape[1], layout)
             self.net_ = net_class(
-                module=self._build_module(X.shape[1], y.shape[1]),
+                module=self._initial_module(X.shape[1], y / self.target_scale_),
                 criterion=criterion,
                 optimizer=torch.optim.Adam,
                 optimizer__weight_decay=float(self.alpha),

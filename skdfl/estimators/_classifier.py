@@ -49,8 +49,10 @@ class DecisionFocusedClassifier(ClassifierMixin, DecisionFocusedBase):
     # Minus the regret, not the accuracy of ClassifierMixin.
     score = DecisionFocusedBase.score
 
-    _default_out_activation = "sigmoid"
     _out_activations = ("sigmoid",)
+
+    def _default_out_activation(self):
+        return "sigmoid"
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -37,16 +37,23 @@ SHARED_PARAMETERS = """optimizer : Optimizer
         there too with non-negative predictions
         (``out_activation="softplus"``). A
         :class:`~skdfl.methods.DecisionLoss` instance is a loss of one's own.
-    gamma : float, default=0.1
-        Weight of the quadratic term of ``"relaxation"`` (0 is allowed for
-        coverage, whose relaxation needs no regularization). Like every scale
-        below it acts on the internally rescaled targets (``target_scale_``),
-        so one value suits raw data of any scale.
-    lambd : float, default=10.0
+    gamma : float or "auto", default="auto"
+        Weight of the quadratic term of ``"relaxation"``. ``"auto"`` takes
+        the mean size of the objective's gradient in the decision at the
+        training data (``gamma_``): 1 for a linear problem on rescaled
+        targets, the mean label for 0/1 targets, an item's mean marginal gain
+        for coverage, so that relaxed decisions are interior rather than at a
+        vertex (where the gradient is zero). Like every scale below it acts
+        on the internally rescaled targets (``target_scale_``), so one value
+        suits raw data of any scale.
+    lambd : float or "auto", default="auto"
         Scale of ``"dbb"`` and ``"imle"`` (their gradients are divided by it);
         for ``"aimle"`` the initial step relative to the predictions (the
         target parameters lie ``lambd * ||theta_hat||`` away), which then
-        adapts during training.
+        adapts during training. ``"auto"`` (``lambd_``) is ``3 *
+        batch_size`` for ``"dbb"`` and ``"imle"``: their loss is a mean over
+        the batch, so the perturbation ``lambd * dL/dx`` is about ``lambd /
+        batch_size`` times the parameters; it is 10 for ``"aimle"``.
     noise : {"sog", "gumbel"} or None, default="sog"
         Perturbation of ``"imle"`` and ``"aimle"``: sum-of-Gamma (sized by the
         mean number of non-zeros of the true decisions), Gumbel, or none.
@@ -98,12 +105,13 @@ SHARED_PARAMETERS = """optimizer : Optimizer
     activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
         Activation of the hidden layers.
     out_activation : {"identity", "sigmoid", "clip", "softplus"} or None, default=None
-        Link from the network's output to the predicted parameters: None is
-        ``"identity"`` for the regressor and ``"sigmoid"`` for the classifier
-        (its only option). ``"sigmoid"`` or ``"clip"`` (clamp to [0, 1] with a
-        straight-through gradient) keep a regressor's predictions in [0, 1],
-        as coverage probabilities must be; ``"softplus"`` keeps them
-        positive, as costs on a graph with a cycle must be.
+        Link from the network's output to the predicted parameters. None
+        follows the optimizer's ``theta_domain`` for the regressor:
+        ``"identity"`` for real parameters, ``"softplus"`` (positive) for
+        non-negative ones (costs on a graph with a cycle), ``"clip"`` (clamp
+        to [0, 1] with a straight-through gradient) for probabilities
+        (coverage); it is ``"sigmoid"`` for the classifier (its only option).
+        ``"sigmoid"`` also keeps a regressor's predictions in [0, 1].
     alpha : float, default=0.0
         L2 penalty (weight decay of Adam).
     batch_size : int, default=32
@@ -147,6 +155,10 @@ SHARED_ATTRIBUTES = """optimizer_ : Optimizer
     target_scale_ : float
         Positive scale dividing the targets during training (mean ``|y|``
         for linear problems, else 1); predictions are mapped back.
+    gamma_ : float
+        The relaxation weight used (``gamma``, with ``"auto"`` resolved).
+    lambd_ : float
+        The smoothing scale used (``lambd``, with ``"auto"`` resolved).
     metric_ : torch.nn.Module or None
         The learned metric of ``"taskmet"``.
     n_features_in_ : int

@@ -1,5 +1,6 @@
 """The optimizer protocol: what every decision problem provides."""
 
+import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
@@ -7,6 +8,8 @@ from .._tensor import as_batch
 from .._validation import check_option
 
 SENSES = ("minimize", "maximize")
+#: The parameter domains an optimizer may declare (``Optimizer.theta_domain``).
+THETA_DOMAINS = ("real", "nonnegative", "probability")
 
 
 class Optimizer(BaseEstimator):
@@ -30,6 +33,13 @@ class Optimizer(BaseEstimator):
         True when ``solve`` is exact for parameters of either sign. The
         perturbation methods (spo+, dbb, imle, fy) need it: they solve at
         shifted or noisy parameters, which can be negative.
+    theta_domain : {"real", "nonnegative", "probability"}
+        Where ``theta`` lives: any real numbers, numbers ``>= 0`` (costs on a
+        graph with a cycle), or probabilities in [0, 1] (coverage).
+        ``check_theta`` enforces it, and a
+        :class:`~skdfl.DecisionFocusedRegressor` links its network's output
+        to it by default (``out_activation`` ``"identity"``, ``"softplus"``
+        or ``"sigmoid"``).
 
     Examples
     --------
@@ -46,6 +56,7 @@ class Optimizer(BaseEstimator):
     sense = "minimize"
     is_linear = True
     any_sign = True
+    theta_domain = "real"
     #: Constructor arguments an instance may override, given per instance as
     #: keyword arrays whose first axis is the instance (see ``check_params``).
     instance_params = ()
@@ -113,8 +124,16 @@ class Optimizer(BaseEstimator):
     def check_theta(self, theta, name="theta"):
         """Raise ``ValueError`` if ``theta`` has values the solver cannot take.
 
-        The default accepts every finite value; subclasses restrict it (a
-        graph with a cycle needs non-negative costs).
+        The default accepts every finite value; subclasses restrict it to
+        their ``theta_domain`` (a graph with a cycle needs non-negative
+        costs, coverage needs probabilities).
+
+        Parameters
+        ----------
+        theta : array-like or Tensor of shape (n_instances, n_params)
+            Parameters, numpy or torch.
+        name : str, default="theta"
+            The argument's name, used in the message.
         """
 
     def check_params(self, params, n_instances, device=None):
@@ -302,6 +321,20 @@ class Optimizer(BaseEstimator):
             raise ValueError(f"{type(self).__name__} has no relaxation for the per-instance "
                              f"parameters {sorted(params)}.")
         return {}
+
+
+def theta_values(theta, name="theta"):
+    """``theta`` as a tensor for a domain check: tensors as they are, arrays without a copy.
+
+    ``check_theta`` is public and called on numpy data (``y`` in ``fit``) as
+    well as on tensors (predictions in training).
+    """
+    if isinstance(theta, torch.Tensor):
+        return theta
+    array = np.asarray(theta)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a real numeric array; got dtype {array.dtype}.")
+    return torch.as_tensor(array)
 
 
 def device_key(device):

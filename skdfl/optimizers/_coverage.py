@@ -7,9 +7,12 @@ import torch
 
 from .._tensor import as_batch
 from .._validation import check_scalar
-from ._base import Optimizer, device_key
+from ._base import Optimizer, device_key, theta_values
 from ._coverage_relax import coverage_value, relax_coverage
 from ._instance import instance_tensor
+
+#: Argument names under which ``check_theta`` sees a model's predictions.
+PREDICTION_NAMES = ("theta_hat", "y_pred")
 
 
 class CoverageMaximizer(Optimizer):
@@ -90,6 +93,7 @@ class CoverageMaximizer(Optimizer):
 
     sense = "maximize"
     is_linear = False
+    theta_domain = "probability"
     instance_params = ("k", "weights")
 
     def __init__(self, k, n_items, n_targets, weights=None):
@@ -142,15 +146,38 @@ class CoverageMaximizer(Optimizer):
         return self.n_items
 
     def check_theta(self, theta, name="theta"):
-        """Raise ``ValueError`` unless every entry of ``theta`` is a probability in [0, 1]."""
+        """Raise ``ValueError`` unless every entry of ``theta`` is a probability in [0, 1].
+
+        Parameters
+        ----------
+        theta : array-like or Tensor of shape (n_instances, n_params)
+        name : str, default="theta"
+            The argument's name, used in the message.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skdfl.optimizers import CoverageMaximizer
+        >>> cover = CoverageMaximizer(k=1, n_items=2, n_targets=1)
+        >>> cover.check_theta(np.array([[0.2, 0.9]]))   # fine: no error
+        >>> cover.check_theta(np.array([[0.2, 1.5]]), "y")
+        Traceback (most recent call last):
+        ...
+        ValueError: y must hold coverage probabilities in [0, 1] ...
+        """
+        theta = theta_values(theta, name)
         bad = (theta < 0) | (theta > 1)
         if bool(bad.any()):
             first = tuple(int(i) for i in torch.nonzero(bad)[0].tolist())
+            # Predictions (not data) out of range: the fix is the model's link.
+            hint = (" A model's predictions stay in [0, 1] with the estimator's "
+                    "out_activation='sigmoid' (its default for this optimizer) or 'clip'."
+                    if name in PREDICTION_NAMES else "")
             raise ValueError(
                 f"{name} must hold coverage probabilities in [0, 1] (the item-by-target "
                 f"matrix of {type(self).__name__}, flattened row-major); got values from "
                 f"{float(theta.detach().min()):.4g} to {float(theta.detach().max()):.4g}, "
-                f"{int(bad.sum())} outside [0, 1], the first at index {first}.")
+                f"{int(bad.sum())} outside [0, 1], the first at index {first}.{hint}")
 
     def _check_instance_params(self, params, n_instances, device):
         self._check_params()

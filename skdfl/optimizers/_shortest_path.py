@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from .._validation import check_option, check_scalar
-from ._base import Optimizer, device_key
+from ._base import Optimizer, device_key, theta_values
 from ._cell_grid import CellGrid, cell_paths, check_cell_grid, raise_negative_cycle
 from ._graph import Graph, grid_arcs, shortest_path_batch
 from ._graph_rows import PathTables, cheapest_paths
@@ -171,6 +171,11 @@ class ShortestPath(Optimizer):
         return self.graph.is_dag
 
     @property
+    def theta_domain(self):
+        """Costs of either sign on a graph without cycles, else non-negative costs."""
+        return "real" if self.any_sign else "nonnegative"
+
+    @property
     def arcs(self):
         if self.cell_grid is not None:
             raise AttributeError("ShortestPath(costs='cells') has no arc variables: theta and "
@@ -251,6 +256,7 @@ class ShortestPath(Optimizer):
         return Graph.from_arcs(arcs.astype(np.int64), int(source), int(target), n_nodes)
 
     def check_theta(self, theta, name="theta"):
+        theta = theta_values(theta, name)
         if self.cell_grid is not None:
             raise_negative_cycle(self.cell_grid, theta, name)
             return

@@ -31,7 +31,7 @@ def test_negative_predictions_on_a_graph_with_a_cycle_name_the_link():
     rng = np.random.default_rng(1)
     X, C = rng.normal(size=(40, 3)), rng.uniform(0.5, 2.0, size=(40, 6))
     est = DecisionFocusedRegressor(ShortestPath(**CYCLIC), method="two-stage", max_iter=1,
-                                   random_state=0)
+                                   out_activation="identity", random_state=0)
     with pytest.warns(Warning):
         est.fit(X, C)
     X_far = X * 100.0      # a linear model predicts negative costs somewhere far out

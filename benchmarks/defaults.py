@@ -1,0 +1,255 @@
+"""Do the default hyperparameters train? Each default against a log grid around it.
+
+What is measured
+----------------
+For every (problem, method) pair whose method has a smoothing
+hyperparameter (``relaxation``: ``gamma``; ``dbb`` and ``imle``: ``lambd``;
+``fy``, ``dpo`` and ``pg``: ``sigma``; ``ltr-list``: ``tau``), an estimator
+with every setting at its default is fitted, and then the same estimator
+with that one hyperparameter at each point of a 5-point log grid around the
+value the default used: ``value * (0.1, 0.316, 1, 3.16, 10)``, where for
+``gamma="auto"`` and ``lambd="auto"`` the value is the resolved ``gamma_`` or
+``lambd_`` of the fit (the grid's middle point is the default fit itself).
+The score is the normalized test regret (``-score``), mean over the seeds.
+A default passes when its regret is within 10% (relative) of the best grid
+point's, or within 0.005 absolute (regrets near 0 differ by noise more than
+by 10%).
+
+Problems (the shipped generators and data, small so that the whole table
+runs in minutes on 2 cores):
+
+- ``shortest_path``: ``make_shortest_path(degree=4, noise_width=0.5)``,
+  ``ShortestPath(grid=(5, 5))``, a linear model.
+- ``knapsack``: ``make_knapsack(n_items=16, degree=4, noise_width=0.5)``,
+  ``Knapsack`` at half the total weight.
+- ``energy``: ``load_energy_knapsack()``, the first days, ``Knapsack`` at
+  capacity 120, ``per_item=True``.
+- ``matching``: ``make_bipartite_matching(n_left=5, n_right=5)``, the
+  matching polytope, ``DecisionFocusedClassifier``, ``per_item=True``.
+- ``budget``: ``make_budget_allocation(n_channels=8, n_customers=16)``,
+  ``CoverageMaximizer(k=2)``, a regressor with the default output link.
+- ``recommendation``: ``make_diverse_recommendation(n_items=10,
+  n_topics=20)``, ``CoverageMaximizer(k=3)``, the classifier.
+
+Coverage problems are paired with ``relaxation`` only (the other methods
+need a linear objective), matching with ``relaxation`` and ``dbb`` only (its
+linear-program solves are the slowest here: about 20 s for two epochs of
+100 instances in the pilot).
+``--quick`` runs three pairs on tiny data with one seed (a smoke test, one
+to two minutes); the full table (25 pairs, 2 seeds, 250 fits) is meant to
+take 15-20 minutes on 2 idle cores (estimated from pilot runs under heavy
+load; the coverage and matching rows dominate).
+
+Run ``python benchmarks/defaults.py --help`` for the options (from the
+repository root, with skdfl importable).
+
+Pilot runs (2026-12-02, one seed, 100 training and 100 test instances, 8
+epochs, on a machine under heavy load; not the full table)
+-----------------------------------------------------------------------------
+
+Normalized test regret of the default and of the grid ``x0.1 .. x10``:
+
+- The old fixed ``lambd=10`` of dbb and imle on shortest paths: 0.217 and
+  0.216, against 0.123 and 0.112 at 100 (the top of the grid). At batch size
+  8 the best was 10-30 (0.098, 0.094), at 32 about 100 on shortest paths and
+  knapsack (energy: flat): the right ``lambd`` scales with the batch size,
+  hence ``lambd="auto" = 3 * batch_size``. With it, energy dbb 0.1335 is the
+  grid's best.
+- ``gamma="auto"``: shortest paths 1.0 (0.128, the grid's best; the old 0.1
+  gave 0.218), energy 1.0 (0.133, best), budget allocation 0.32 (0.144, best
+  0.139 at 0.03), recommendation 0.73 (0.246, the best; at 0.07 and 0.23 the
+  relaxation sits at a vertex and the loss never moves: 0.651).
+- ``sigma=1`` (fy 0.128, best 0.125; pg 0.149, the best; dpo 0.408, best
+  0.367 at 0.32 on a noisy grid) and ``tau=1`` (ltr-list 0.115, best 0.095
+  at 0.32) stay numbers: the one-seed evidence does not single out a better
+  rule; the full table decides.
+"""
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+import torch
+from joblib import Parallel, delayed
+from sklearn.exceptions import ConvergenceWarning
+
+from skdfl import DecisionFocusedClassifier, DecisionFocusedRegressor, FlatLossWarning
+from skdfl.datasets import (load_energy_knapsack, make_bipartite_matching,
+                            make_budget_allocation, make_diverse_recommendation, make_knapsack,
+                            make_shortest_path)
+from skdfl.optimizers import CoverageMaximizer, Knapsack, LinearProgram, ShortestPath
+
+from _common import format_table, progress_log, usable_cpus
+
+#: The hyperparameter each method is searched over.
+HYPERPARAMETER = {"relaxation": "gamma", "dbb": "lambd", "imle": "lambd", "fy": "sigma",
+                  "dpo": "sigma", "pg": "sigma", "ltr-list": "tau"}
+LINEAR_METHODS = tuple(HYPERPARAMETER)
+FACTORS = (0.1, 10 ** -0.5, 1.0, 10 ** 0.5, 10.0)
+RELATIVE, ABSOLUTE = 0.10, 0.005
+
+
+# --------------------------------------------------------------------------
+# Problems: (X_train, y_train, X_test, y_test), optimizer, estimator class, options
+# --------------------------------------------------------------------------
+
+def _split(X, y, n_train):
+    return X[:n_train], y[:n_train], X[n_train:], y[n_train:]
+
+
+def shortest_path(seed, n_train, n_test):
+    X, C = make_shortest_path(n_train + n_test, degree=4, noise_width=0.5, random_state=seed)
+    return _split(X, C, n_train), ShortestPath(grid=(5, 5)), DecisionFocusedRegressor, {}
+
+
+def knapsack(seed, n_train, n_test):
+    X, C, weights = make_knapsack(n_train + n_test, n_items=16, degree=4, noise_width=0.5,
+                                  random_state=seed)
+    optimizer = Knapsack(weights, int(weights.sum()) // 2)
+    return _split(X, C, n_train), optimizer, DecisionFocusedRegressor, {}
+
+
+def energy(seed, n_train, n_test):
+    data = load_energy_knapsack()
+    rows = np.random.RandomState(seed).permutation(len(data.target))[:n_train + n_test]
+    optimizer = Knapsack(data.weights, 120)
+    return (_split(data.data[rows], data.target[rows], n_train), optimizer,
+            DecisionFocusedRegressor, {"per_item": True})
+
+
+def matching(seed, n_train, n_test):
+    X, y = make_bipartite_matching(n_train + n_test, n_left=5, n_right=5, random_state=seed)
+    return (_split(X, y, n_train), LinearProgram.bipartite_matching(5, 5),
+            DecisionFocusedClassifier, {"per_item": True})
+
+
+def budget(seed, n_train, n_test):
+    X, y = make_budget_allocation(n_train + n_test, n_channels=8, n_customers=16,
+                                  random_state=seed)
+    return (_split(X, y, n_train), CoverageMaximizer(2, 8, 16), DecisionFocusedRegressor,
+            {"per_item": True})
+
+
+def recommendation(seed, n_train, n_test):
+    X, y = make_diverse_recommendation(n_train + n_test, n_items=10, n_topics=20,
+                                       random_state=seed)
+    return (_split(X, y, n_train), CoverageMaximizer(3, 10, 20), DecisionFocusedClassifier,
+            {"per_item": True})
+
+
+PROBLEMS = {"shortest_path": shortest_path, "knapsack": knapsack, "energy": energy,
+            "matching": matching, "budget": budget, "recommendation": recommendation}
+#: Problems measured with a few methods only (default: every method).
+ONLY = {"budget": ("relaxation",), "recommendation": ("relaxation",),
+        "matching": ("relaxation", "dbb")}
+
+
+def pairs(problems, methods):
+    """Every (problem, method) pair to measure."""
+    return [(p, m) for p in problems for m in methods if m in ONLY.get(p, LINEAR_METHODS)]
+
+
+# --------------------------------------------------------------------------
+# One pair, one seed: the default fit, then the grid around its value
+# --------------------------------------------------------------------------
+
+def fit_regret(problem, method, seed, args, **setting):
+    torch.set_num_threads(1)
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    warnings.simplefilter("ignore", FlatLossWarning)
+    (X, y, X_test, y_test), optimizer, Estimator, options = PROBLEMS[problem](
+        seed, args.n_train, args.n_test)
+    est = Estimator(optimizer, method=method, max_iter=args.epochs, n_iter_no_change=None,
+                    random_state=seed, **options, **setting)
+    est.fit(X, y)
+    name = HYPERPARAMETER[method]
+    # "auto" defaults are resolved at fit into gamma_ and lambd_
+    used = getattr(est, f"{name}_", None) or est.get_params()[name]
+    return float(-est.score(X_test, y_test)), float(used)
+
+
+def run_pair(problem, method, seed, args):
+    """Test regrets of the default and of each grid point (the middle one is the default)."""
+    start = time.perf_counter()
+    default, value = fit_regret(problem, method, seed, args)
+    name = HYPERPARAMETER[method]
+    grid = {}
+    for factor in FACTORS:
+        if factor == 1.0:
+            grid[factor] = default
+        else:
+            grid[factor] = fit_regret(problem, method, seed, args,
+                                      **{name: value * factor})[0]
+    return problem, method, seed, value, default, grid, time.perf_counter() - start
+
+
+# --------------------------------------------------------------------------
+# Table
+# --------------------------------------------------------------------------
+
+def summarize(results):
+    rows, failures = [], 0
+    keys = sorted({(r[0], r[1]) for r in results}, key=lambda k: (list(PROBLEMS).index(k[0]),
+                                                                   LINEAR_METHODS.index(k[1])))
+    for problem, method in keys:
+        runs = [r for r in results if (r[0], r[1]) == (problem, method)]
+        default = float(np.mean([r[4] for r in runs]))
+        value = float(np.mean([r[3] for r in runs]))
+        grid = {f: float(np.mean([r[5][f] for r in runs])) for f in FACTORS}
+        best_factor = min(grid, key=grid.get)
+        best = grid[best_factor]
+        ok = default <= best * (1 + RELATIVE) or default <= best + ABSOLUTE
+        failures += not ok
+        rows.append({"problem": problem, "method": method,
+                     "parameter": HYPERPARAMETER[method],
+                     "default": f"{value:.3g}",
+                     "default regret": f"{default:.4f}",
+                     "best regret": f"{best:.4f}",
+                     "best at": f"{value * best_factor:.3g}",
+                     "grid (x0.1 .. x10)": " ".join(f"{grid[f]:.3f}" for f in FACTORS),
+                     "within 10%": "yes" if ok else "NO",
+                     "seconds": f"{np.mean([r[6] for r in runs]):.0f}"})
+    return rows, failures
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="three pairs on tiny data, one seed (a smoke test)")
+    parser.add_argument("--problems", nargs="+", choices=list(PROBLEMS), default=None)
+    parser.add_argument("--methods", nargs="+", choices=list(LINEAR_METHODS), default=None)
+    parser.add_argument("--seeds", type=int, default=None, help="default 2 (quick: 1)")
+    parser.add_argument("--n-train", type=int, default=None, help="default 150 (quick: 60)")
+    parser.add_argument("--n-test", type=int, default=None, help="default 200 (quick: 60)")
+    parser.add_argument("--epochs", type=int, default=None, help="default 8 (quick: 4)")
+    parser.add_argument("--jobs", type=int, default=None, help="default: usable CPUs")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    args = parser.parse_args()
+    quick = args.quick
+    args.seeds = args.seeds or (1 if quick else 2)
+    args.n_train = args.n_train or (60 if quick else 150)
+    args.n_test = args.n_test or (60 if quick else 200)
+    args.epochs = args.epochs or (4 if quick else 8)
+    problems = args.problems or (["shortest_path", "budget"] if quick else list(PROBLEMS))
+    methods = args.methods or (["relaxation", "dbb"] if quick else list(LINEAR_METHODS))
+    log = progress_log(args.quiet)
+    todo = [(p, m, s) for p, m in pairs(problems, methods) for s in range(args.seeds)]
+    log(f"{len(todo)} runs of {len(FACTORS)} fits each, {args.epochs} epochs, "
+        f"{args.n_train} training instances")
+    start = time.perf_counter()
+    results = []
+    jobs = Parallel(n_jobs=args.jobs or usable_cpus(), return_as="generator_unordered")(
+        delayed(run_pair)(p, m, s, args) for p, m, s in todo)
+    for result in jobs:
+        results.append(result)
+        log(f"  {result[0]} {result[1]} seed {result[2]}: default {result[4]:.4f} "
+            f"({result[6]:.0f} s)")
+    rows, failures = summarize(results)
+    print(format_table(rows, left=("problem", "method", "parameter")))
+    print(f"\n{len(rows) - failures} of {len(rows)} defaults within 10% of the grid's best "
+          f"(or {ABSOLUTE} absolute); {time.perf_counter() - start:.0f} s.")
+
+
+if __name__ == "__main__":
+    main()

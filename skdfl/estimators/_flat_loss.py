@@ -1,0 +1,104 @@
+"""A flat loss is never silent: warn when a whole epoch's gradients are exactly zero."""
+
+import warnings
+
+import torch
+from skorch.callbacks import Callback
+
+from ..exceptions import FlatLossWarning
+
+#: The estimator parameter that smooths each method's loss, and why a flat loss
+#: asks to raise it. Methods not listed get a generic message.
+SMOOTHING = {
+    "relaxation": ("gamma", "the relaxed decisions sit at vertices of the feasible set, "
+                   "where their gradient is zero"),
+    "dbb": ("lambd", "the perturbed parameters decide exactly as the predictions do"),
+    "imle": ("lambd", "the perturbed parameters decide exactly as the predictions do"),
+    "fy": ("sigma", "the perturbed decisions do not vary"),
+    "fy-mul": ("sigma", "the perturbed decisions do not vary"),
+    "dpo": ("sigma", "the perturbed decisions do not vary"),
+    "dpo-mul": ("sigma", "the perturbed decisions do not vary"),
+    "pg": ("sigma", "the finite difference moves no decision"),
+    "ltr-list": ("tau", "the softmax over the pooled decisions is saturated"),
+}
+
+#: How much to raise the smoothing parameter: one decade at a time.
+FACTOR = 10.0
+
+
+class FlatLossCheck(Callback):
+    """Warn (:class:`~skdfl.exceptions.FlatLossWarning`) after an epoch with zero gradients.
+
+    After each backward pass skorch calls ``on_grad_computed``; the check
+    keeps, on the device and without synchronizing, whether any gradient of
+    the module's parameters was non-zero. At the end of an epoch in which
+    every training batch had exactly zero gradients while the loss was
+    positive (so there was something to learn), it warns once per fit,
+    naming the parameter to raise and a value to try. Training itself goes
+    on: the epochs and the loss curve are recorded as usual.
+
+    Parameters
+    ----------
+    method : str
+        The resolved training method, for the message.
+    values : dict
+        The hyperparameters the fit uses (``gamma``, ``lambd``, ...), by name.
+    """
+
+    def __init__(self, method, values):
+        self.method = method
+        self.values = values
+
+    def initialize(self):
+        self.warned_ = False
+        self._reset()
+        return self
+
+    def _reset(self):
+        self.batches_ = 0
+        self.moved_ = None      # a 0-d bool tensor: any non-zero gradient this epoch
+        self.loss_ = 0.0
+
+    def on_epoch_begin(self, net, **kwargs):
+        self._reset()
+
+    def on_grad_computed(self, net, named_parameters, training=False, **kwargs):
+        if not training:
+            return
+        norms = [p.grad.detach().abs().amax() for _, p in named_parameters
+                 if p.grad is not None and p.grad.numel()]
+        if not norms:
+            return
+        moved = torch.stack(norms).amax() > 0
+        self.moved_ = moved if self.moved_ is None else self.moved_ | moved
+        self.batches_ += 1
+
+    def on_batch_end(self, net, training=None, loss=None, **kwargs):
+        if training and loss is not None:
+            self.loss_ = max(self.loss_, abs(float(loss.detach())))
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.warned_ or self.batches_ == 0 or bool(self.moved_) or self.loss_ == 0:
+            return
+        self.warned_ = True
+        warnings.warn(self.message(len(net.history)), FlatLossWarning, stacklevel=2)
+
+    def message(self, epoch):
+        """The warning's text for a flat ``epoch``."""
+        head = (f"the {self.method!r} training loss had exactly zero gradient in every batch "
+                f"of epoch {epoch}, so that epoch learned nothing")
+        if self.method in SMOOTHING:
+            name, why = SMOOTHING[self.method]
+            value = self.values.get(name)
+            if isinstance(value, (int, float)) and value > 0:
+                advice = (f"raise {name} about {FACTOR:g}-fold, e.g. {name}="
+                          f"{FACTOR * value:.3g} (now {value:.3g})")
+            else:
+                advice = f"raise {name} (now {value!r})"
+            return f"{head}: {why}; {advice}."
+        return (f"{head}; the predictions may already decide optimally on every batch, or "
+                f"the method cannot move them: try method='spo+' or a larger "
+                f"learning_rate_init.")
+
+
+__all__ = ["FlatLossCheck"]

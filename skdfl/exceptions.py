@@ -1,0 +1,26 @@
+"""Warnings and errors specific to skdfl."""
+
+
+class FlatLossWarning(UserWarning):
+    """The training loss's gradient was exactly zero for a whole epoch.
+
+    Nothing was learned in that epoch: a relaxation sat at a vertex (raise
+    ``gamma``), a blackbox or I-MLE perturbation moved no decision (raise
+    ``lambd``), or the noise of a perturbed method was too small (raise
+    ``sigma`` or ``tau``). The message names the parameter and a value to try.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from skdfl.exceptions import FlatLossWarning
+    >>> issubclass(FlatLossWarning, UserWarning)
+    True
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warnings.warn("the loss is flat", FlatLossWarning)
+    >>> caught[0].category.__name__
+    'FlatLossWarning'
+    """
+
+
+__all__ = ["FlatLossWarning"]

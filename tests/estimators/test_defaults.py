@@ -1,0 +1,298 @@
+"""Defaults that train: the output link from the optimizer, gamma="auto", flat-loss warnings."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from skdfl import DecisionFocusedClassifier, DecisionFocusedRegressor, FlatLossWarning
+from skdfl import PredictThenOptimize
+from skdfl.datasets import (load_energy_knapsack, make_bipartite_matching,
+                            make_budget_allocation, make_diverse_recommendation, make_knapsack,
+                            make_shortest_path)
+from skdfl.estimators._defaults import default_out_activation, resolve_gamma
+from skdfl.optimizers import (CoverageMaximizer, Knapsack, KSubset, LinearProgram,
+                              ShortestPath)
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+CYCLIC = dict(edges=[(0, 1), (1, 2), (2, 0), (0, 3), (1, 3), (2, 3)], source=0, target=3)
+
+
+def _budget(n=32, channels=5, customers=6):
+    X, y = make_budget_allocation(n, n_channels=channels, n_customers=customers,
+                                  n_features=3, random_state=0)
+    return X, y, CoverageMaximizer(k=2, n_items=channels, n_targets=customers)
+
+
+def _recommendation(n=32, items=6, topics=10):
+    X, y = make_diverse_recommendation(n, n_items=items, n_topics=topics, random_state=0)
+    return X, y, CoverageMaximizer(k=2, n_items=items, n_targets=topics)
+
+
+# --------------------------------------------------------------------------
+# (2) The output link follows the optimizer's parameter domain
+# --------------------------------------------------------------------------
+
+def test_optimizers_declare_their_parameter_domain():
+    assert ShortestPath(grid=(3, 3)).theta_domain == "real"
+    assert ShortestPath(**CYCLIC).theta_domain == "nonnegative"
+    assert KSubset(k=1).theta_domain == "real"
+    assert CoverageMaximizer(k=1, n_items=2, n_targets=2).theta_domain == "probability"
+    assert default_out_activation(ShortestPath(**CYCLIC)) == "softplus"
+    assert default_out_activation(KSubset(k=1)) == "identity"
+    assert default_out_activation(CoverageMaximizer(k=1, n_items=2, n_targets=2)) == "sigmoid"
+
+
+def test_a_regressor_keeps_coverage_predictions_in_the_unit_interval_by_default():
+    X, y, coverage = _budget()
+    est = DecisionFocusedRegressor(coverage, per_item=True, max_iter=2,
+                                   random_state=0).fit(X, y)
+    theta_hat = est.predict(X * 50.0)   # far out, a linear model's output is large
+    assert theta_hat.min() >= 0 and theta_hat.max() <= 1
+    assert est.decide(X).sum(axis=1).max() <= 2
+
+
+def test_a_regressor_keeps_costs_positive_on_a_graph_with_a_cycle_by_default():
+    rng = np.random.default_rng(0)
+    X, C = rng.normal(size=(40, 3)), rng.uniform(0.5, 2.0, size=(40, 6))
+    est = DecisionFocusedRegressor(ShortestPath(**CYCLIC), method="two-stage", max_iter=2,
+                                   random_state=0).fit(X, C)
+    assert (est.predict(X * 100.0) > 0).all()
+    assert est.decide(X * 100.0).shape == (40, 6)
+
+
+def test_a_sigmoid_regressor_starts_at_the_mean_target():
+    X, y, coverage = _budget()
+    est = DecisionFocusedRegressor(coverage, per_item=True, max_iter=1, learning_rate_init=1e-9,
+                                   random_state=0).fit(X * 0.0, y)
+    # zero features: the prediction is the link of the bias, the mean of each output
+    mean = y.reshape(len(y), 5, 6).mean((0, 1)).clip(1e-3, 1 - 1e-3)
+    np.testing.assert_allclose(est.predict(X[:1] * 0.0).reshape(5, 6), np.tile(mean, (5, 1)),
+                               rtol=1e-4)
+
+
+def test_out_of_domain_predictions_name_out_activation():
+    X, y, coverage = _budget()
+    est = DecisionFocusedRegressor(coverage, method="relaxation", per_item=True,
+                                   out_activation="identity", max_iter=1, random_state=0)
+    with pytest.raises(ValueError, match="theta_hat must hold coverage probabilities.*"
+                                         "out_activation='sigmoid'"):
+        est.fit(X, y)
+
+
+# --------------------------------------------------------------------------
+# (5) check_theta takes numpy data: y out of the domain is a ValueError
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("make", [
+    lambda c: DecisionFocusedRegressor(c, max_iter=1),
+    lambda c: DecisionFocusedRegressor(c, method="two-stage", max_iter=1),
+    lambda c: PredictThenOptimize(__import__("sklearn.linear_model").linear_model
+                                  .LinearRegression(), c),
+])
+def test_coverage_targets_above_one_are_a_value_error(make):
+    X, y, coverage = _budget()
+    y = y.copy()
+    y[3, 5] = 1.5
+    with pytest.raises(ValueError, match=r"y must hold coverage probabilities in \[0, 1\].*"
+                                         r"the first at index \(3, 5\)") as info:
+        make(coverage).fit(X, y)
+    assert "out_activation" not in str(info.value)   # the data, not the model, is wrong
+
+
+@pytest.mark.parametrize("kind", [np.asarray, torch.tensor, lambda v: v])
+def test_check_theta_takes_numpy_torch_and_lists(kind):
+    coverage = CoverageMaximizer(k=1, n_items=2, n_targets=1)
+    coverage.check_theta(kind([[0.2, 1.0]]))
+    with pytest.raises(ValueError, match=r"index \(0, 1\)"):
+        coverage.check_theta(kind([[0.2, -0.5]]))
+    cyclic = ShortestPath(**CYCLIC)
+    cyclic.check_theta(kind([[1.0] * 6]))
+    with pytest.raises(ValueError, match="must be non-negative"):
+        cyclic.check_theta(kind([[1.0, 1.0, -2.0, 1.0, 1.0, 1.0]]), "y")
+    ShortestPath(grid=(2, 2)).check_theta(kind([[-1.0] * 4]))   # no cycle: any sign
+
+
+def test_check_theta_refuses_non_numeric_input_clearly():
+    with pytest.raises(TypeError, match="y must be a real numeric array"):
+        CoverageMaximizer(k=1, n_items=2, n_targets=1).check_theta([["a", "b"]], "y")
+
+
+# --------------------------------------------------------------------------
+# (1) gamma="auto"
+# --------------------------------------------------------------------------
+
+def test_auto_gamma_is_one_for_rescaled_linear_targets():
+    X, C = make_shortest_path(60, random_state=0)
+    est = DecisionFocusedRegressor(ShortestPath(grid=(5, 5)), method="relaxation",
+                                   max_iter=1, random_state=0).fit(X, C)
+    assert est.gamma == "auto" and est.gamma_ == pytest.approx(1.0)
+    fixed = DecisionFocusedRegressor(ShortestPath(grid=(5, 5)), method="relaxation",
+                                     gamma=0.3, max_iter=1, random_state=0).fit(X, C)
+    assert fixed.gamma_ == 0.3
+
+
+def test_auto_gamma_is_the_mean_marginal_gain_for_coverage():
+    X, y, coverage = _recommendation()
+    est = DecisionFocusedClassifier(coverage, per_item=True, max_iter=1,
+                                    random_state=0).fit(X, y)
+    # Independent oracle: the marginal gain of item i at the mean optimal
+    # decision x, sum_j theta_ij prod_{l != i} (1 - theta_lj x_l), in numpy.
+    theta = y.reshape(len(y), 6, 10).astype(float)
+    x = coverage.solve(y.astype(float)).mean(0)
+    gains = np.empty((len(y), 6))
+    for i in range(6):
+        others = np.prod(np.delete(1 - theta * x[None, :, None], i, axis=1), axis=1)
+        gains[:, i] = (theta[:, i] * others).sum(1)
+    assert est.gamma_ == pytest.approx(np.abs(gains).mean())
+
+
+@pytest.mark.filterwarnings("ignore::skdfl.FlatLossWarning")   # lambd=2.5 is too small
+@pytest.mark.parametrize("method, batch_size, expected", [
+    ("dbb", 32, 96.0), ("imle", 8, 24.0), ("aimle", 32, 10.0)])
+def test_auto_lambd_scales_with_the_batch(method, batch_size, expected):
+    X, C = make_shortest_path(24, grid=(3, 3), random_state=0)
+    est = DecisionFocusedRegressor(ShortestPath(grid=(3, 3)), method=method,
+                                   batch_size=batch_size, max_iter=1, random_state=0)
+    assert est.fit(X, C).lambd == "auto" and est.lambd_ == expected
+    assert est.set_params(lambd=2.5).fit(X, C).lambd_ == 2.5
+
+
+def test_auto_gamma_of_all_zero_targets_falls_back_to_one():
+    coverage = CoverageMaximizer(k=1, n_items=2, n_targets=2)
+    theta = torch.zeros(3, 4, dtype=torch.float64)
+    assert resolve_gamma("auto", coverage, theta, torch.zeros(3, 2), {}) == 1.0
+
+
+@pytest.mark.parametrize("setting", [{"gamma": "big"}, {"gamma": -1.0}, {"lambd": "Auto"},
+                                     {"lambd": 0.0}])
+def test_a_bad_gamma_or_lambd_is_refused(setting):
+    X, C = make_shortest_path(20, random_state=0)
+    name = next(iter(setting))
+    with pytest.raises((TypeError, ValueError), match=f"{name} must be"):
+        DecisionFocusedRegressor(ShortestPath(grid=(5, 5)), max_iter=1, **setting).fit(X, C)
+
+
+# --------------------------------------------------------------------------
+# (8) Default fits lower the training loss on every shipped generator
+# --------------------------------------------------------------------------
+
+def _energy():
+    data = load_energy_knapsack()
+    return data.data[:48], data.target[:48], Knapsack(data.weights, 120), {"per_item": True}
+
+
+def _knapsack():
+    X, C, weights = make_knapsack(60, n_items=8, random_state=0)
+    return X, C, Knapsack(weights, int(weights.sum()) // 2), {}
+
+
+def _matching():
+    X, y = make_bipartite_matching(40, n_left=3, n_right=3, n_features=3, random_state=0)
+    return X, y, LinearProgram.bipartite_matching(3, 3), {"per_item": True}
+
+
+GENERATORS = {
+    "shortest_path": (DecisionFocusedRegressor, lambda: (
+        *make_shortest_path(60, grid=(3, 3), degree=4, random_state=0),
+        ShortestPath(grid=(3, 3)), {})),
+    "knapsack": (DecisionFocusedRegressor, _knapsack),
+    "energy": (DecisionFocusedRegressor, _energy),
+    "matching": (DecisionFocusedClassifier, _matching),
+    "budget": (DecisionFocusedRegressor, lambda: (*_budget(), {"per_item": True})),
+    "recommendation": (DecisionFocusedClassifier,
+                       lambda: (*_recommendation(), {"per_item": True})),
+}
+
+
+@pytest.mark.parametrize("method", ["auto", "relaxation"])
+@pytest.mark.parametrize("name", list(GENERATORS))
+def test_default_fits_lower_the_training_loss(name, method):
+    Estimator, data = GENERATORS[name]
+    X, y, optimizer, options = data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FlatLossWarning)
+        est = Estimator(optimizer, method=method, max_iter=5, n_iter_no_change=None,
+                        random_state=0, **options).fit(X, y)
+    assert est.n_iter_ == 5
+    # the loss moves down (on a few small batches it is noisy: the best epoch, not the last)
+    assert min(est.loss_curve_[1:]) < est.loss_curve_[0]
+
+
+# --------------------------------------------------------------------------
+# (3) A flat loss warns, naming the parameter to raise
+# --------------------------------------------------------------------------
+
+def _fit_recording(est, X, y):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(X, y)
+    return [w for w in caught if issubclass(w.category, FlatLossWarning)]
+
+
+def test_a_relaxation_at_a_vertex_warns_to_raise_gamma():
+    X, y, coverage = _recommendation()
+    est = DecisionFocusedClassifier(coverage, method="relaxation", gamma=1e-3, per_item=True,
+                                    max_iter=3, n_iter_no_change=None, random_state=0)
+    flat = _fit_recording(est, X, y)
+    assert len(flat) == 1     # once per fit, not once per epoch
+    message = str(flat[0].message)
+    assert "'relaxation'" in message and "epoch 1" in message
+    assert "raise gamma about 10-fold, e.g. gamma=0.01 (now 0.001)" in message
+    # training went on, and was recorded
+    assert est.n_iter_ == 3 and len(est.loss_curve_) == 3
+    assert len(set(est.loss_curve_)) == 1
+
+
+def test_a_tiny_dbb_lambd_warns_to_raise_lambd():
+    X, C = make_shortest_path(64, degree=4, random_state=0)
+    est = DecisionFocusedRegressor(ShortestPath(grid=(5, 5)), method="dbb", lambd=1e-6,
+                                   max_iter=2, n_iter_no_change=None, random_state=0)
+    flat = _fit_recording(est, X, C)
+    assert len(flat) == 1 and "raise lambd" in str(flat[0].message)
+    assert est.n_iter_ == 2
+
+
+@pytest.mark.parametrize("method, setting", [("relaxation", {}), ("dbb", {})])
+def test_a_healthy_fit_does_not_warn(method, setting):
+    X, y, coverage = _recommendation()
+    if method == "dbb":
+        X, y = make_shortest_path(64, degree=4, random_state=0)
+        est = DecisionFocusedRegressor(ShortestPath(grid=(5, 5)), method=method, max_iter=2,
+                                       n_iter_no_change=None, random_state=0, **setting)
+    else:
+        est = DecisionFocusedClassifier(coverage, method=method, per_item=True, max_iter=2,
+                                        n_iter_no_change=None, random_state=0, **setting)
+    assert _fit_recording(est, X, y) == []
+
+
+class _Net:
+    history = [{}]
+
+
+def _epoch(check, grads, losses):
+    check.on_epoch_begin(_Net())
+    for grad, loss in zip(grads, losses):
+        param = torch.nn.Parameter(torch.zeros(2))
+        param.grad = torch.full((2,), grad)
+        check.on_grad_computed(_Net(), [("w", param)], training=True)
+        check.on_batch_end(_Net(), training=True, loss=torch.tensor(loss))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check.on_epoch_end(_Net())
+    return [str(w.message) for w in caught if issubclass(w.category, FlatLossWarning)]
+
+
+def test_the_flat_loss_check_needs_every_batch_flat_and_something_to_learn():
+    from skdfl.estimators._flat_loss import FlatLossCheck
+
+    check = FlatLossCheck("dbb", {"lambd": 2.0}).initialize()
+    assert _epoch(check, [0.0, 0.0], [0.0, 0.0]) == []        # nothing left to learn
+    assert _epoch(check, [0.0, 1e-9], [1.0, 1.0]) == []       # one batch moved
+    message = _epoch(check, [0.0, 0.0], [1.0, 0.5])
+    assert len(message) == 1 and "lambd=20 (now 2)" in message[0]
+    assert _epoch(check, [0.0, 0.0], [1.0, 0.5]) == []        # once per fit
+    other = FlatLossCheck("spo+", {}).initialize()
+    assert "method='spo+'" in _epoch(other, [0.0], [1.0])[0]
