@@ -21,14 +21,14 @@ from ..methods._base import DecisionLoss
 from ..methods._pool import PooledSolver, SolutionPool, check_solve_ratio
 from ..methods._registry import make_loss, resolve_method
 from ..methods._taskmet import METRICS, ConditionalMetric, DiagonalMetric
-from ..nn import MLP, PerItem
 from ..nn._modules import ACTIVATIONS
 from ..optimizers import Optimizer
 from ..optimizers._instance import params_to, take_rows
 from ._batches import TensorBatches
 from ._callbacks import DivergenceCheck, ValidationRegret, forward_in_chunks
 from ._deciding import (CHUNK_SIZE, check_predictions, check_signs, checked_instance_params,
-                        item_count, regret_score, request_instance_params)
+                        regret_score, request_instance_params)
+from ._module import ModuleParamsMixin, build_module, check_module, store_module_params
 from ._targets import TargetLayout, pack_target
 from ._taskmet_net import TaskMetCriterion, TaskMetNet
 
@@ -82,7 +82,7 @@ class _PackedTargetLoss(torch.nn.Module):
         return self.loss.batch_loss(theta_hat, theta, x_true, self.solver, **params)
 
 
-class DecisionFocusedBase(BaseEstimator):
+class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
     """fit / decide / score for estimators that train through a decision.
 
     Subclasses set the link from the network's output to ``theta_hat``
@@ -96,11 +96,11 @@ class DecisionFocusedBase(BaseEstimator):
                  tau=1.0, n_samples=1, sigma=1.0, finite_difference="central",
                  solve_ratio=1.0, metric="diagonal",
                  metric_learning_rate=0.01, inner_steps=1, cg_iter=10, cg_damping=1e-3,
-                 per_item=False, hidden_layer_sizes=(), activation="relu", out_activation=None,
-                 alpha=0.0,
+                 per_item=False, module=None, targets="parameters", hidden_layer_sizes=(),
+                 activation="relu", out_activation=None, alpha=0.0,
                  batch_size=32, learning_rate_init=0.01, max_iter=100, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, callbacks=None,
-                 device="cpu", random_state=None, verbose=0):
+                 device="cpu", random_state=None, verbose=0, **module__params):
         self.optimizer = optimizer
         self.method = method
         self.gamma = gamma
@@ -117,6 +117,8 @@ class DecisionFocusedBase(BaseEstimator):
         self.cg_iter = cg_iter
         self.cg_damping = cg_damping
         self.per_item = per_item
+        self.module = module
+        self.targets = targets
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.out_activation = out_activation
@@ -132,6 +134,7 @@ class DecisionFocusedBase(BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        store_module_params(self, module__params)   # skorch-style module__* parameters
 
     _default_out_activation = "identity"
 
@@ -175,6 +178,7 @@ class DecisionFocusedBase(BaseEstimator):
         for flag in ("per_item", "early_stopping"):
             if not isinstance(getattr(self, flag), (bool, np.bool_)):
                 raise TypeError(f"{flag} must be True or False; got {getattr(self, flag)!r}.")
+        check_module(self, {"hidden_layer_sizes": (), "activation": "relu"})
         return self._torch_device()
 
     def _torch_device(self):
@@ -220,12 +224,7 @@ class DecisionFocusedBase(BaseEstimator):
         return X, y
 
     def _build_module(self, n_features, n_params):
-        if not self.per_item:
-            return MLP(n_features, n_params, tuple(self.hidden_layer_sizes), self.activation)
-        n_items = item_count(self.optimizer_, n_features)
-        shared = MLP(n_features // n_items, n_params // n_items,
-                     tuple(self.hidden_layer_sizes), self.activation)
-        return PerItem(shared, n_items)
+        return build_module(self, n_features, n_params)
 
     def _target_scale(self, y):
         # For a linear objective a positive rescaling of theta changes no
