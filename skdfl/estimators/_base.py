@@ -30,6 +30,7 @@ from ._deciding import (CHUNK_SIZE, check_predictions, check_signs, checked_inst
                         regret_score, request_instance_params)
 from ._module import ModuleParamsMixin, build_module, check_module, store_module_params
 from ._targets import TargetLayout, pack_target
+from ._weights import check_sample_weight, weighted_mean_abs
 from ._taskmet_net import TaskMetCriterion, TaskMetNet
 
 #: Estimator parameters a method may read (see ``skdfl.methods._registry``).
@@ -79,6 +80,10 @@ class _PackedTargetLoss(torch.nn.Module):
     def forward(self, output, target):
         theta, x_true, params = self.layout.unpack(target)
         theta_hat = output if getattr(self.loss, "takes_logits", False) else self.link(output)
+        weight = self.layout.row_weights(target)
+        if weight is not None:
+            return self.loss.weighted_loss(weight, theta_hat, theta, x_true, self.solver,
+                                           **params)
         return self.loss.batch_loss(theta_hat, theta, x_true, self.solver, **params)
 
 
@@ -226,13 +231,13 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
     def _build_module(self, n_features, n_params):
         return build_module(self, n_features, n_params)
 
-    def _target_scale(self, y):
+    def _target_scale(self, y, weights=None):
         # For a linear objective a positive rescaling of theta changes no
         # decision, so training on unit-scale targets lets one learning rate
         # serve raw prices and costs alike.
         if self._probabilities or not self.optimizer_.is_linear:
             return 1.0
-        scale = float(np.mean(np.abs(y)))
+        scale = weighted_mean_abs(y, weights)
         return scale if scale > 0 else 1.0
 
     def _make_loss(self, method, x_true, device, seed, pool=None):
@@ -291,7 +296,7 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
             inner_steps=int(self.inner_steps), cg_iter=int(self.cg_iter),
             cg_damping=float(self.cg_damping), metric_lr=float(self.metric_learning_rate))
 
-    def fit(self, X, y, **params):
+    def fit(self, X, y, sample_weight=None, **params):
         """Train the model for the decisions it leads to.
 
         Parameters
@@ -299,7 +304,22 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
             Features, one decision instance per row.
         y : array-like of shape (n_samples, n_params)
-            True parameters of each instance's optimization problem.
+            True parameters of each instance's optimization problem (with
+            ``targets="decisions"``: its observed optimal decision, shape
+            ``(n_samples, n_vars)``).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each instance's loss: a batch's loss is
+            ``sum_i w_i l_i / sum_i w_i``, so an integer weight counts a
+            row as that many copies within its batch (with one batch of
+            every row, ``batch_size >= n_samples``, exactly so for
+            ``"two-stage"`` and ``"spo+"``; the methods that solve at
+            gradient-shifted parameters, ``"dbb"``, ``"imle"``, ``"aimle"``
+            and ``"nid"``, shift by the weighted gradient, as their
+            estimators define). The target scale and the validation regret
+            of early stopping are weighted too; the weights of a
+            :class:`~skdfl.methods.DecisionLoss` of one's own need its
+            ``instance_losses``. Requested through metadata routing with
+            ``set_fit_request(sample_weight=True)``.
         **params : array-like of shape (n_samples, ...)
             Per-instance problem data, named in the optimizer's
             ``instance_params`` (e.g. ``capacity`` for a
@@ -318,11 +338,12 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
         extra_callbacks = self._extra_callbacks()
         self.optimizer.check_param_names(params)
         X, y = self._validate_Xy(X, y)
+        weights = check_sample_weight(sample_weight, len(X))
         self.optimizer_ = clone(self.optimizer).with_n_params(y.shape[1], name="y")
         params = self.optimizer_.check_params(params, len(X))
         self.optimizer_.check_theta(y, "y")
         self.method_ = self._resolve_method()
-        self.target_scale_ = self._target_scale(y)
+        self.target_scale_ = self._target_scale(y, weights)
         self.instance_params_ = tuple(sorted(params))
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         theta = torch.as_tensor(y / self.target_scale_)
@@ -330,7 +351,8 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
         target = pack_target(theta, x_true)
         features = torch.tensor(X, dtype=torch.float32)
         params = params_to(params, device)
-        layout = TargetLayout(y.shape[1], x_true.shape[1], params)
+        row_weights = None if weights is None else torch.as_tensor(weights, device=device)
+        layout = TargetLayout(y.shape[1], x_true.shape[1], params, row_weights)
 
         callbacks = [("divergence", DivergenceCheck(self.method_))]
         train_split, train_decisions = None, x_true
@@ -346,7 +368,8 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
             callbacks.append(("valid_regret", ValidationRegret(
                 self.optimizer_, features[valid].to(device), theta[valid].to(device),
                 x_true[valid].to(device), self._link,
-                take_rows(params, torch.as_tensor(valid, device=device)))))
+                take_rows(params, torch.as_tensor(valid, device=device)),
+                None if row_weights is None else row_weights[valid])))
             monitor = "valid_regret"
             features, target = features[train], target[train]
             train_decisions = x_true[train]   # the pool must not see validation optima
@@ -456,8 +479,11 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples, n_params)
             True parameters.
-        sample_weight : None
-            Not supported; must be None.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each instance: ``sum_i w_i regret_i / sum_i w_i
+            |f(x*_i, theta_i)|``, so an integer weight counts a row as that
+            many copies. Requested through metadata routing with
+            ``set_score_request(sample_weight=True)``.
         **params : array-like of shape (n_samples, ...)
             Per-instance problem data, as in ``fit``; required when ``fit``
             had them.
@@ -467,11 +493,10 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
         score : float
             ``-regret(y, theta_hat, optimizer=optimizer_, **params)``.
         """
-        if sample_weight is not None:
-            raise ValueError("sample_weight is not supported by score; got an array.")
         theta_hat = check_signs(self._decision_parameters(X), self.optimizer_)
         params = checked_instance_params(self, params, len(theta_hat), "score")
-        return regret_score(y, theta_hat, self.optimizer_, params)
+        weights = check_sample_weight(sample_weight, len(theta_hat))
+        return regret_score(y, theta_hat, self.optimizer_, params, weights)
 
 
 def _silent(*args, **kwargs):
