@@ -26,6 +26,9 @@ from ..optimizers import Optimizer
 from ..optimizers._instance import params_to, take_rows
 from ._batches import TensorBatches
 from ._callbacks import DivergenceCheck, ValidationRegret, forward_in_chunks
+from ._decision_targets import (ValidationMismatch, check_decisions, decision_loss,
+                                from_decisions, match_score, resolve_decision_method,
+                                sized_optimizer)
 from ._deciding import (CHUNK_SIZE, check_predictions, check_signs, checked_instance_params,
                         regret_score, request_instance_params)
 from ._module import ModuleParamsMixin, build_module, check_module, store_module_params
@@ -254,6 +257,8 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
             **hyperparameters)
 
     def _resolve_method(self):
+        if from_decisions(self):
+            return resolve_decision_method(self)
         if isinstance(self.method, DecisionLoss):
             return self.method.method_name or type(self.method).__name__
         return resolve_method(self.method, self.optimizer_)
@@ -280,6 +285,8 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
             # that compare with it (contrastive, ranking).
             pool = SolutionPool(x_true.to(device))
             loss = self._make_loss(self.method_, x_true, device, seed, pool)
+            if from_decisions(self):
+                loss = decision_loss(loss, self.method_)
             solver = self._solver(pool, layout, device, seed)
             return _PackedTargetLoss(loss, layout, self._link, solver), NeuralNet, {}
         try:
@@ -335,24 +342,34 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
             The fitted estimator.
         """
         device = self._check_params()
+        decisions = from_decisions(self)   # y holds observed decisions, not parameters
         extra_callbacks = self._extra_callbacks()
         self.optimizer.check_param_names(params)
         X, y = self._validate_Xy(X, y)
         weights = check_sample_weight(sample_weight, len(X))
-        self.optimizer_ = clone(self.optimizer).with_n_params(y.shape[1], name="y")
+        self.optimizer_ = (sized_optimizer(self.optimizer, y) if decisions
+                           else clone(self.optimizer).with_n_params(y.shape[1], name="y"))
         params = self.optimizer_.check_params(params, len(X))
-        self.optimizer_.check_theta(y, "y")
+        if decisions:
+            check_decisions(self.optimizer_, y, params)
+        else:
+            self.optimizer_.check_theta(y, "y")
         self.method_ = self._resolve_method()
-        self.target_scale_ = self._target_scale(y, weights)
+        # decisions have no costs to rescale
+        self.target_scale_ = 1.0 if decisions else self._target_scale(y, weights)
         self.instance_params_ = tuple(sorted(params))
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        theta = torch.as_tensor(y / self.target_scale_)
-        x_true = self.optimizer_._solve(theta, **params)
+        if decisions:
+            theta, x_true = None, torch.as_tensor(y)
+        else:
+            theta = torch.as_tensor(y / self.target_scale_)
+            x_true = self.optimizer_._solve(theta, **params)
         target = pack_target(theta, x_true)
         features = torch.tensor(X, dtype=torch.float32)
         params = params_to(params, device)
         row_weights = None if weights is None else torch.as_tensor(weights, device=device)
-        layout = TargetLayout(y.shape[1], x_true.shape[1], params, row_weights)
+        layout = TargetLayout(0 if decisions else y.shape[1], x_true.shape[1], params,
+                              row_weights)
 
         callbacks = [("divergence", DivergenceCheck(self.method_))]
         train_split, train_decisions = None, x_true
@@ -365,12 +382,17 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
                                  f"validation instance; got n_samples={len(X)} and "
                                  f"validation_fraction={self.validation_fraction}.")
             train_split = predefined_split(Dataset(features[valid], target[valid]))
-            callbacks.append(("valid_regret", ValidationRegret(
-                self.optimizer_, features[valid].to(device), theta[valid].to(device),
-                x_true[valid].to(device), self._link,
-                take_rows(params, torch.as_tensor(valid, device=device)),
-                None if row_weights is None else row_weights[valid])))
-            monitor = "valid_regret"
+            valid_params = take_rows(params, torch.as_tensor(valid, device=device))
+            valid_weights = None if row_weights is None else row_weights[valid]
+            if decisions:
+                monitor, validation = "valid_mismatch", ValidationMismatch(
+                    self.optimizer_, features[valid].to(device), x_true[valid].to(device),
+                    self._link, valid_params, valid_weights)
+            else:
+                monitor, validation = "valid_regret", ValidationRegret(
+                    self.optimizer_, features[valid].to(device), theta[valid].to(device),
+                    x_true[valid].to(device), self._link, valid_params, valid_weights)
+            callbacks.append((monitor, validation))
             features, target = features[train], target[train]
             train_decisions = x_true[train]   # the pool must not see validation optima
         else:
@@ -406,15 +428,17 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
             )
             self.net_.fit(features, target)
         self.metric_ = getattr(self.net_.criterion_, "metric", None)
-        self._record_history()
+        self._record_history(monitor)
         return self
 
-    def _record_history(self):
+    def _record_history(self, monitor="valid_regret"):
         history = self.net_.history
         self.n_iter_ = len(history)
         self.loss_curve_ = [float(v) for v in history[:, "train_loss"]]
         if self.early_stopping:
-            self.validation_scores_ = [-float(v) for v in history[:, "valid_regret"]]
+            # as score: minus the regret, or the share of matching decisions
+            self.validation_scores_ = [(1.0 - float(v)) if monitor == "valid_mismatch"
+                                       else -float(v) for v in history[:, monitor]]
             self.best_validation_score_ = max(self.validation_scores_)
         else:
             self.validation_scores_ = None
@@ -474,11 +498,16 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
     def score(self, X, y, sample_weight=None, **params):
         """Minus the normalized regret of the decisions on ``X`` (higher is better).
 
+        With ``targets="decisions"``: the share of rows whose decision equals
+        the observed one in ``y`` (1 is best); the regret needs the true
+        parameters, :func:`skdfl.metrics.regret`.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples, n_params)
-            True parameters.
+            True parameters (with ``targets="decisions"``: observed decisions,
+            shape (n_samples, n_vars)).
         sample_weight : array-like of shape (n_samples,), default=None
             Weight of each instance: ``sum_i w_i regret_i / sum_i w_i
             |f(x*_i, theta_i)|``, so an integer weight counts a row as that
@@ -491,8 +520,12 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
         Returns
         -------
         score : float
-            ``-regret(y, theta_hat, optimizer=optimizer_, **params)``.
+            ``-regret(y, theta_hat, optimizer=optimizer_, sample_weight=sample_weight,
+            **params)``, or the (weighted) share of matching decisions.
         """
+        if from_decisions(self):
+            decisions = self.decide(X, **params)
+            return match_score(decisions, y, check_sample_weight(sample_weight, len(decisions)))
         theta_hat = check_signs(self._decision_parameters(X), self.optimizer_)
         params = checked_instance_params(self, params, len(theta_hat), "score")
         weights = check_sample_weight(sample_weight, len(theta_hat))
