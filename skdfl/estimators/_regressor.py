@@ -62,7 +62,8 @@ class DecisionFocusedRegressor(RegressorMixin, DecisionFocusedBase):
     >>> weights = np.where(X[:, 0] > 0, 2.0, 1.0)
     >>> est = DecisionFocusedRegressor(ShortestPath(grid=(5, 5)), method="imle",
     ...                                targets="decisions", module=TwoLayers,
-    ...                                module__width=8, max_iter=5, random_state=0)
+    ...                                module__width=8, max_iter=5, n_iter_no_change=None,
+    ...                                random_state=0)
     >>> est = est.fit(X[:150], paths[:150], sample_weight=weights[:150])
     >>> share = est.score(X[150:], paths[150:])   # share of the observed paths reproduced
     >>> bool(0 <= share <= 1), est.net_.module_.body[0].out_features
