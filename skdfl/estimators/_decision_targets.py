@@ -161,4 +161,6 @@ class ValidationMismatch(Callback):
             differs = (x_hat != self.x_true.to(x_hat)).any(-1).double()
             weights = (torch.ones_like(differs) if self.weights is None
                        else self.weights.to(differs))
-        net.history.record("valid_mismatch", float((weights * differs).sum() / weights.sum()))
+        total = weights.sum()   # zero when every validation row has weight 0: no mismatch
+        share = (weights * differs).sum() / total if total > 0 else total
+        net.history.record("valid_mismatch", float(share))

@@ -1,7 +1,5 @@
 """Learning from observed decisions: the Hamming loss through a solver layer (Niepert et al.)."""
 
-import torch
-
 from .._tensor import as_batch
 from ._base import DecisionLoss, check_layer_inputs
 
