@@ -33,8 +33,8 @@ from ._deciding import (CHUNK_SIZE, check_predictions, check_signs, checked_inst
                         regret_score, request_instance_params)
 from ._module import ModuleParamsMixin, build_module, check_module, store_module_params
 from ._targets import TargetLayout, pack_target
-from ._weights import check_sample_weight, weighted_mean_abs
 from ._taskmet_net import TaskMetCriterion, TaskMetNet
+from ._weights import check_sample_weight, weighted_mean_abs
 
 #: Estimator parameters a method may read (see ``skdfl.methods._registry``).
 METHOD_HYPERPARAMETERS = ("gamma", "lambd", "noise", "tau", "n_samples", "sigma",
@@ -318,15 +318,16 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
             Weight of each instance's loss: a batch's loss is
             ``sum_i w_i l_i / sum_i w_i``, so an integer weight counts a
             row as that many copies within its batch (with one batch of
-            every row, ``batch_size >= n_samples``, exactly so for
-            ``"two-stage"`` and ``"spo+"``; the methods that solve at
-            gradient-shifted parameters, ``"dbb"``, ``"imle"``, ``"aimle"``
-            and ``"nid"``, shift by the weighted gradient, as their
-            estimators define). The target scale and the validation regret
-            of early stopping are weighted too; the weights of a
-            :class:`~skdfl.methods.DecisionLoss` of one's own need its
-            ``instance_losses``. Requested through metadata routing with
-            ``set_fit_request(sample_weight=True)``.
+            every row, ``batch_size >= n_samples``, a deterministic method
+            such as ``"two-stage"`` or ``"relaxation"`` then fits as on the
+            repeated rows, up to float rounding). ``"dbb"``,
+            ``"imle"`` and ``"aimle"``, which solve at parameters shifted by
+            the loss gradient, shift by the weighted gradient, as their
+            estimators define. The target scale and the validation regret
+            of early stopping are weighted too; a
+            :class:`~skdfl.methods.DecisionLoss` of one's own needs
+            ``instance_losses`` for weights. Requested through metadata
+            routing with ``set_fit_request(sample_weight=True)``.
         **params : array-like of shape (n_samples, ...)
             Per-instance problem data, named in the optimizer's
             ``instance_params`` (e.g. ``capacity`` for a
