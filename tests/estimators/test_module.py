@@ -59,7 +59,7 @@ def cnn(**params):
 
 def test_a_cnn_learns_the_costs_from_images(images):
     X, C, X_test, C_test = images
-    est = cnn(method="spo+", max_iter=30, n_iter_no_change=None, learning_rate_init=0.02,
+    est = cnn(method="spo+", max_iter=10, n_iter_no_change=None, learning_rate_init=0.05,
               module__n_channels=3).fit(X, C)
     assert isinstance(est.net_.module_, TinyCNN)
     assert est.net_.module_.conv.out_channels == 3
