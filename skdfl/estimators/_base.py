@@ -21,19 +21,23 @@ from ..methods._base import DecisionLoss
 from ..methods._pool import PooledSolver, SolutionPool, check_solve_ratio
 from ..methods._registry import make_loss, resolve_method
 from ..methods._taskmet import METRICS, ConditionalMetric, DiagonalMetric
-from ..nn import MLP, PerItem
 from ..nn._modules import ACTIVATIONS
 from ..optimizers import Optimizer
 from ..optimizers._instance import params_to, take_rows
 from ._batches import TensorBatches
 from ._callbacks import DivergenceCheck, ValidationRegret, forward_in_chunks
+from ._decision_targets import (ValidationMismatch, check_decisions, decision_loss,
+                                from_decisions, match_score, resolve_decision_method,
+                                sized_optimizer)
 from ._deciding import (CHUNK_SIZE, check_predictions, check_signs, checked_instance_params,
-                        item_count, regret_score, request_instance_params)
+                        regret_score, request_instance_params)
 from ._defaults import (default_out_activation, resolve_gamma, resolve_lambd,
                         start_at_mean_target)
 from ._flat_loss import FlatLossCheck
+from ._module import ModuleParamsMixin, build_module, check_module, store_module_params
 from ._targets import TargetLayout, pack_target
 from ._taskmet_net import TaskMetCriterion, TaskMetNet
+from ._weights import check_sample_weight, weighted_mean_abs
 
 #: Estimator parameters a method may read (see ``skdfl.methods._registry``).
 METHOD_HYPERPARAMETERS = ("gamma", "lambd", "noise", "tau", "n_samples", "sigma",
@@ -82,10 +86,14 @@ class _PackedTargetLoss(torch.nn.Module):
     def forward(self, output, target):
         theta, x_true, params = self.layout.unpack(target)
         theta_hat = output if getattr(self.loss, "takes_logits", False) else self.link(output)
+        weight = self.layout.row_weights(target)
+        if weight is not None:
+            return self.loss.weighted_loss(weight, theta_hat, theta, x_true, self.solver,
+                                           **params)
         return self.loss.batch_loss(theta_hat, theta, x_true, self.solver, **params)
 
 
-class DecisionFocusedBase(BaseEstimator):
+class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
     """fit / decide / score for estimators that train through a decision.
 
     Subclasses set the link from the network's output to ``theta_hat``
@@ -99,11 +107,11 @@ class DecisionFocusedBase(BaseEstimator):
                  tau=1.0, n_samples=1, sigma=1.0, finite_difference="central",
                  solve_ratio=1.0, metric="diagonal",
                  metric_learning_rate=0.01, inner_steps=1, cg_iter=10, cg_damping=1e-3,
-                 per_item=False, hidden_layer_sizes=(), activation="relu", out_activation=None,
-                 alpha=0.0,
+                 per_item=False, module=None, targets="parameters", hidden_layer_sizes=(),
+                 activation="relu", out_activation=None, alpha=0.0,
                  batch_size=32, learning_rate_init=0.01, max_iter=100, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, callbacks=None,
-                 device="cpu", random_state=None, verbose=0):
+                 device="cpu", random_state=None, verbose=0, **module__params):
         self.optimizer = optimizer
         self.method = method
         self.gamma = gamma
@@ -120,6 +128,8 @@ class DecisionFocusedBase(BaseEstimator):
         self.cg_iter = cg_iter
         self.cg_damping = cg_damping
         self.per_item = per_item
+        self.module = module
+        self.targets = targets
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.out_activation = out_activation
@@ -135,6 +145,7 @@ class DecisionFocusedBase(BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        store_module_params(self, module__params)   # skorch-style module__* parameters
 
     def _default_out_activation(self):
         # The link follows where the optimizer's parameters live.
@@ -183,6 +194,7 @@ class DecisionFocusedBase(BaseEstimator):
         for flag in ("per_item", "early_stopping"):
             if not isinstance(getattr(self, flag), (bool, np.bool_)):
                 raise TypeError(f"{flag} must be True or False; got {getattr(self, flag)!r}.")
+        check_module(self, {"hidden_layer_sizes": (), "activation": "relu"})
         return self._torch_device()
 
     def _torch_device(self):
@@ -228,12 +240,7 @@ class DecisionFocusedBase(BaseEstimator):
         return X, y
 
     def _build_module(self, n_features, n_params):
-        if not self.per_item:
-            return MLP(n_features, n_params, tuple(self.hidden_layer_sizes), self.activation)
-        n_items = item_count(self.optimizer_, n_features)
-        shared = MLP(n_features // n_items, n_params // n_items,
-                     tuple(self.hidden_layer_sizes), self.activation)
-        return PerItem(shared, n_items)
+        return build_module(self, n_features, n_params)
 
     def _initial_module(self, n_features, y):
         module = self._build_module(n_features, y.shape[1])
@@ -241,13 +248,13 @@ class DecisionFocusedBase(BaseEstimator):
             start_at_mean_target(module, y)   # a sigmoid regressor starts at the mean target
         return module
 
-    def _target_scale(self, y):
+    def _target_scale(self, y, weights=None):
         # For a linear objective a positive rescaling of theta changes no
         # decision, so training on unit-scale targets lets one learning rate
         # serve raw prices and costs alike.
         if self._probabilities or not self.optimizer_.is_linear:
             return 1.0
-        scale = float(np.mean(np.abs(y)))
+        scale = weighted_mean_abs(y, weights)
         return scale if scale > 0 else 1.0
 
     def _make_loss(self, method, x_true, device, seed, pool=None):
@@ -271,6 +278,8 @@ class DecisionFocusedBase(BaseEstimator):
         return values
 
     def _resolve_method(self):
+        if from_decisions(self):
+            return resolve_decision_method(self)
         if isinstance(self.method, DecisionLoss):
             return self.method.method_name or type(self.method).__name__
         return resolve_method(self.method, self.optimizer_)
@@ -297,6 +306,8 @@ class DecisionFocusedBase(BaseEstimator):
             # that compare with it (contrastive, ranking).
             pool = SolutionPool(x_true.to(device))
             loss = self._make_loss(self.method_, x_true, device, seed, pool)
+            if from_decisions(self):
+                loss = decision_loss(loss, self.method_)
             solver = self._solver(pool, layout, device, seed)
             return _PackedTargetLoss(loss, layout, self._link, solver), NeuralNet, {}
         try:
@@ -313,7 +324,7 @@ class DecisionFocusedBase(BaseEstimator):
             inner_steps=int(self.inner_steps), cg_iter=int(self.cg_iter),
             cg_damping=float(self.cg_damping), metric_lr=float(self.metric_learning_rate))
 
-    def fit(self, X, y, **params):
+    def fit(self, X, y, sample_weight=None, **params):
         """Train the model for the decisions it leads to.
 
         Parameters
@@ -321,7 +332,23 @@ class DecisionFocusedBase(BaseEstimator):
         X : array-like of shape (n_samples, n_features)
             Features, one decision instance per row.
         y : array-like of shape (n_samples, n_params)
-            True parameters of each instance's optimization problem.
+            True parameters of each instance's optimization problem (with
+            ``targets="decisions"``: its observed optimal decision, shape
+            ``(n_samples, n_vars)``).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each instance's loss: a batch's loss is
+            ``sum_i w_i l_i / sum_i w_i``, so an integer weight counts a
+            row as that many copies within its batch (with one batch of
+            every row, ``batch_size >= n_samples``, a deterministic method
+            such as ``"two-stage"`` or ``"relaxation"`` then fits as on the
+            repeated rows, up to float rounding). ``"dbb"``,
+            ``"imle"`` and ``"aimle"``, which solve at parameters shifted by
+            the loss gradient, shift by the weighted gradient, as their
+            estimators define. The target scale and the validation regret
+            of early stopping are weighted too; a
+            :class:`~skdfl.methods.DecisionLoss` of one's own needs
+            ``instance_losses`` for weights. Requested through metadata
+            routing with ``set_fit_request(sample_weight=True)``.
         **params : array-like of shape (n_samples, ...)
             Per-instance problem data, named in the optimizer's
             ``instance_params`` (e.g. ``capacity`` for a
@@ -337,24 +364,38 @@ class DecisionFocusedBase(BaseEstimator):
             The fitted estimator.
         """
         device = self._check_params()
+        decisions = from_decisions(self)   # y holds observed decisions, not parameters
         extra_callbacks = self._extra_callbacks()
         self.optimizer.check_param_names(params)
         X, y = self._validate_Xy(X, y)
-        self.optimizer_ = clone(self.optimizer).with_n_params(y.shape[1], name="y")
+        weights = check_sample_weight(sample_weight, len(X))
+        self.optimizer_ = (sized_optimizer(self.optimizer, y) if decisions
+                           else clone(self.optimizer).with_n_params(y.shape[1], name="y"))
         params = self.optimizer_.check_params(params, len(X))
-        self.optimizer_.check_theta(y, "y")
+        if decisions:
+            check_decisions(self.optimizer_, y, params)
+        else:
+            self.optimizer_.check_theta(y, "y")
         self.method_ = self._resolve_method()
-        self.target_scale_ = self._target_scale(y)
+        # decisions have no costs to rescale
+        self.target_scale_ = 1.0 if decisions else self._target_scale(y, weights)
         self.instance_params_ = tuple(sorted(params))
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        theta = torch.as_tensor(y / self.target_scale_)
-        x_true = self.optimizer_._solve(theta, **params)
-        self.gamma_ = resolve_gamma(self.gamma, self.optimizer_, theta, x_true, params)
+        if decisions:
+            theta, x_true = None, torch.as_tensor(y)
+        else:
+            theta = torch.as_tensor(y / self.target_scale_)
+            x_true = self.optimizer_._solve(theta, **params)
+        # decisions train no relaxation (refused), so "auto" has no costs to read there
+        self.gamma_ = (1.0 if decisions and self.gamma == "auto"
+                       else resolve_gamma(self.gamma, self.optimizer_, theta, x_true, params))
         self.lambd_ = resolve_lambd(self.lambd, self.method_, self.batch_size)
         target = pack_target(theta, x_true)
         features = torch.tensor(X, dtype=torch.float32)
         params = params_to(params, device)
-        layout = TargetLayout(y.shape[1], x_true.shape[1], params)
+        row_weights = None if weights is None else torch.as_tensor(weights, device=device)
+        layout = TargetLayout(0 if decisions else y.shape[1], x_true.shape[1], params,
+                              row_weights)
 
         callbacks = [("divergence", DivergenceCheck(self.method_)),
                      ("flat_loss", FlatLossCheck(self.method_, self._hyperparameters()))]
@@ -368,11 +409,17 @@ class DecisionFocusedBase(BaseEstimator):
                                  f"validation instance; got n_samples={len(X)} and "
                                  f"validation_fraction={self.validation_fraction}.")
             train_split = predefined_split(Dataset(features[valid], target[valid]))
-            callbacks.append(("valid_regret", ValidationRegret(
-                self.optimizer_, features[valid].to(device), theta[valid].to(device),
-                x_true[valid].to(device), self._link,
-                take_rows(params, torch.as_tensor(valid, device=device)))))
-            monitor = "valid_regret"
+            valid_params = take_rows(params, torch.as_tensor(valid, device=device))
+            valid_weights = None if row_weights is None else row_weights[valid]
+            if decisions:
+                monitor, validation = "valid_mismatch", ValidationMismatch(
+                    self.optimizer_, features[valid].to(device), x_true[valid].to(device),
+                    self._link, valid_params, valid_weights)
+            else:
+                monitor, validation = "valid_regret", ValidationRegret(
+                    self.optimizer_, features[valid].to(device), theta[valid].to(device),
+                    x_true[valid].to(device), self._link, valid_params, valid_weights)
+            callbacks.append((monitor, validation))
             features, target = features[train], target[train]
             train_decisions = x_true[train]   # the pool must not see validation optima
         else:
@@ -408,15 +455,17 @@ class DecisionFocusedBase(BaseEstimator):
             )
             self.net_.fit(features, target)
         self.metric_ = getattr(self.net_.criterion_, "metric", None)
-        self._record_history()
+        self._record_history(monitor)
         return self
 
-    def _record_history(self):
+    def _record_history(self, monitor="valid_regret"):
         history = self.net_.history
         self.n_iter_ = len(history)
         self.loss_curve_ = [float(v) for v in history[:, "train_loss"]]
         if self.early_stopping:
-            self.validation_scores_ = [-float(v) for v in history[:, "valid_regret"]]
+            # as score: minus the regret, or the share of matching decisions
+            self.validation_scores_ = [(1.0 - float(v)) if monitor == "valid_mismatch"
+                                       else -float(v) for v in history[:, monitor]]
             self.best_validation_score_ = max(self.validation_scores_)
         else:
             self.validation_scores_ = None
@@ -476,13 +525,21 @@ class DecisionFocusedBase(BaseEstimator):
     def score(self, X, y, sample_weight=None, **params):
         """Minus the normalized regret of the decisions on ``X`` (higher is better).
 
+        With ``targets="decisions"``: the share of rows whose decision equals
+        the observed one in ``y`` (1 is best); the regret needs the true
+        parameters, :func:`skdfl.metrics.regret`.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples, n_params)
-            True parameters.
-        sample_weight : None
-            Not supported; must be None.
+            True parameters (with ``targets="decisions"``: observed decisions,
+            shape (n_samples, n_vars)).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each instance: ``sum_i w_i regret_i / sum_i w_i
+            |f(x*_i, theta_i)|``, so an integer weight counts a row as that
+            many copies. Requested through metadata routing with
+            ``set_score_request(sample_weight=True)``.
         **params : array-like of shape (n_samples, ...)
             Per-instance problem data, as in ``fit``; required when ``fit``
             had them.
@@ -490,13 +547,16 @@ class DecisionFocusedBase(BaseEstimator):
         Returns
         -------
         score : float
-            ``-regret(y, theta_hat, optimizer=optimizer_, **params)``.
+            ``-regret(y, theta_hat, optimizer=optimizer_, sample_weight=sample_weight,
+            **params)``, or the (weighted) share of matching decisions.
         """
-        if sample_weight is not None:
-            raise ValueError("sample_weight is not supported by score; got an array.")
+        if from_decisions(self):
+            decisions = self.decide(X, **params)
+            return match_score(decisions, y, check_sample_weight(sample_weight, len(decisions)))
         theta_hat = check_signs(self._decision_parameters(X), self.optimizer_)
         params = checked_instance_params(self, params, len(theta_hat), "score")
-        return regret_score(y, theta_hat, self.optimizer_, params)
+        weights = check_sample_weight(sample_weight, len(theta_hat))
+        return regret_score(y, theta_hat, self.optimizer_, params, weights)
 
 
 def _silent(*args, **kwargs):

@@ -21,13 +21,17 @@ class ValidationRegret(Callback):
         Maps the network's output to predicted parameters.
     params : dict of Tensor, optional
         Per-instance parameters of the validation rows.
+    weights : Tensor of shape (n_valid,), optional
+        Weights of the validation rows (``sample_weight``): the regret is
+        ``sum_i w_i regret_i / sum_i w_i |f(x*_i, theta_i)|``.
     """
 
-    def __init__(self, optimizer, X, theta, x_true, link, params=None):
+    def __init__(self, optimizer, X, theta, x_true, link, params=None, weights=None):
         self.optimizer = optimizer
         self.X, self.theta, self.x_true = X, theta, x_true
         self.link = link
         self.params = params or {}
+        self.weights = weights
 
     def on_epoch_end(self, net, **kwargs):
         with torch.no_grad():
@@ -36,6 +40,9 @@ class ValidationRegret(Callback):
             x_hat = self.optimizer._solve(theta_hat.to(theta.dtype), **self.params)
             per_instance, optimum = decision_regret(
                 self.optimizer, theta, x_hat, self.x_true.to(theta_hat.device), **self.params)
+            if self.weights is not None:
+                weights = self.weights.to(per_instance)
+                per_instance, optimum = weights * per_instance, weights * optimum
             scale = float(optimum.abs().sum())
             total = float(per_instance.sum())
         net.history.record("valid_regret", total / scale if scale > 0 else total)

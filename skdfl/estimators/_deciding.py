@@ -42,13 +42,17 @@ def checked_instance_params(estimator, params, n_instances, method):
     return estimator.optimizer_.check_params(params, n_instances)
 
 
-def regret_score(y, theta_hat, optimizer, params=None):
-    """Minus the normalized regret of deciding with ``theta_hat``, ``CHUNK_SIZE`` rows at a time."""
+def regret_score(y, theta_hat, optimizer, params=None, sample_weight=None):
+    """Minus the normalized regret of deciding with ``theta_hat``, ``CHUNK_SIZE`` rows at a time.
+
+    ``sample_weight``: checked weights (float64, one per row) or None.
+    """
     y = np.asarray(y, dtype=np.float64) if not hasattr(y, "iloc") else y.to_numpy(float)
     if y.ndim != 2 or y.shape != theta_hat.shape:
         raise ValueError(f"y must have shape {theta_hat.shape} (n_samples, n_params); "
                          f"got {y.shape}.")
-    return -normalized_regret_in_chunks(y, theta_hat, optimizer, CHUNK_SIZE, **(params or {}))
+    return -normalized_regret_in_chunks(y, theta_hat, optimizer, CHUNK_SIZE,
+                                        sample_weight=sample_weight, **(params or {}))
 
 
 def solve_in_chunks(optimizer, theta_hat, params=None):

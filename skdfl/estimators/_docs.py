@@ -100,6 +100,47 @@ SHARED_PARAMETERS = """optimizer : Optimizer
     per_item : bool, default=False
         Rows hold the features of the optimizer's items flattened item-major;
         one shared network maps each item's features to its parameters.
+    module : None, torch.nn.Module subclass or instance, default=None
+        The network. None is the built-in MLP of ``hidden_layer_sizes`` and
+        ``activation``. A ``torch.nn.Module`` of one's own (a CNN on image
+        rows, say) maps a float32 batch of rows, shape ``(B, n_features)``,
+        to ``(B, n_params)`` outputs (before ``out_activation``); with
+        ``per_item=True`` it maps one item's features to that item's
+        parameters and is shared across the items. A class is built at every
+        fit as ``module(**params)`` from the estimator's ``module__*``
+        parameters (skorch style: ``module__n_channels=8``, which
+        ``set_params`` and ``GridSearchCV`` accept like any other), under
+        ``random_state``. An instance is deep-copied at every fit and trained
+        from its current weights (pretrained ones, say): refits start from
+        the same weights and the object passed is never changed; pass the
+        class for a fresh random initialization. Its output shape is checked
+        on a small batch before training. ``hidden_layer_sizes`` and
+        ``activation`` then stay at their defaults. For ``pickle`` and
+        ``joblib`` the class must be importable (defined in a module, not
+        in ``__main__`` of a worker).
+    targets : {"parameters", "decisions"}, default="parameters"
+        What ``y`` holds. ``"parameters"``: the true parameters ``theta`` of
+        each instance, shape ``(n_samples, n_params)``. ``"decisions"``: the
+        observed optimal decisions (0/1, shape ``(n_samples, n_vars)``; the
+        routes that drivers took, say) when the parameters themselves are
+        never seen; each row must be feasible for the optimizer (checked on
+        its linear program where it has one). The model then learns
+        parameters under which the optimizer reproduces the observed
+        decisions, as in Niepert et al. 2021: ``"fy"`` and ``"fy-mul"``
+        (the Fenchel-Young loss needs only the decision), ``"nce"`` and
+        ``"cmap"`` (contrast with a pool) as they are; ``"dbb"``, ``"imle"``,
+        ``"aimle"``, ``"nid"``, ``"dpo"`` and ``"dpo-mul"`` minimize the
+        Hamming distance ``sum_j |x_hat_j - y_j|`` between the layer's
+        decisions and the observed ones, with the method's own gradient.
+        ``"auto"`` is ``"fy"``; the methods that need the true parameters
+        (``"two-stage"``, ``"spo+"``, ``"pg"``, the ranking losses,
+        ``"relaxation"``, ``"taskmet"``) raise a ``ValueError``.
+        ``target_scale_`` is 1 (there are no costs to rescale), so
+        ``predict`` returns parameters on the model's own scale, which only
+        their decisions give meaning to. ``score(X, y)`` takes decisions as
+        ``y`` too and returns the (weighted) share of rows whose decision
+        equals the observed one; the regret needs the true parameters:
+        ``skdfl.metrics.regret(theta, est.predict(X), optimizer=...)``.
     hidden_layer_sizes : tuple of int, default=()
         Hidden layers of the network; ``()`` is a linear model.
     activation : {"relu", "tanh", "logistic", "identity"}, default="relu"

@@ -43,6 +43,31 @@ class DecisionFocusedRegressor(RegressorMixin, DecisionFocusedBase):
     >>> score = est.score(X[150:], C[150:])   # minus the normalized regret
     >>> bool(-0.5 < score <= 0)
     True
+
+    A network of one's own (``module``, here a class built from its
+    ``module__*`` parameters), trained from the observed shortest paths
+    only (``targets="decisions"``), with twice the weight on some instances
+    (``sample_weight``):
+
+    >>> import numpy as np
+    >>> import torch
+    >>> class TwoLayers(torch.nn.Module):
+    ...     def __init__(self, width=16):
+    ...         super().__init__()
+    ...         self.body = torch.nn.Sequential(torch.nn.Linear(5, width), torch.nn.ReLU(),
+    ...                                         torch.nn.Linear(width, 40))
+    ...     def forward(self, X):
+    ...         return self.body(X)
+    >>> paths = ShortestPath(grid=(5, 5)).solve(C)        # what was decided, not the costs
+    >>> weights = np.where(X[:, 0] > 0, 2.0, 1.0)
+    >>> est = DecisionFocusedRegressor(ShortestPath(grid=(5, 5)), method="imle",
+    ...                                targets="decisions", module=TwoLayers,
+    ...                                module__width=8, max_iter=5, n_iter_no_change=None,
+    ...                                random_state=0)
+    >>> est = est.fit(X[:150], paths[:150], sample_weight=weights[:150])
+    >>> share = est.score(X[150:], paths[150:])   # share of the observed paths reproduced
+    >>> bool(0 <= share <= 1), est.net_.module_.body[0].out_features
+    (True, 8)
     """
 
     # Minus the regret, not the R^2 of RegressorMixin.

@@ -38,12 +38,23 @@ class TaskMetCriterion(torch.nn.Module):
 
     def forward(self, output, target):
         theta, x_true, params = self.layout.unpack(target)
+        row_weights = self.layout.row_weights(target)
+        if row_weights is not None:
+            return self.task_loss.weighted_loss(row_weights, self.link(output), theta, x_true,
+                                                self.task_loss.optimizer, **params)
         return self.task_loss.batch_loss(self.link(output), theta, x_true,
                                          self.task_loss.optimizer, **params)
 
     def prediction_loss(self, output, target, weights):
-        return metric_weighted_mse(self.link(output), target[:, :self.layout.n_params],
-                                   weights)
+        theta_hat, theta = self.link(output), target[:, :self.layout.n_params]
+        row_weights = self.layout.row_weights(target)
+        if row_weights is None:
+            return metric_weighted_mse(theta_hat, theta, weights)
+        # sample_weight: the rows' metric-weighted squared errors, averaged by weight
+        per_row = (weights * (theta_hat - theta) ** 2).mean(-1)
+        row_weights = row_weights.to(per_row)
+        return (row_weights * per_row).sum() / row_weights.sum().clamp_min(
+            torch.finfo(per_row.dtype).tiny)
 
 
 class TaskMetNet(NeuralNet):

@@ -2,12 +2,15 @@
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, RegressorMixin, clone
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.metadata_routing import (MetadataRouter, MethodMapping, _routing_enabled,
+                                            process_routing)
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
 from .._validation import check_finite
 from ..optimizers import Optimizer
 from ._deciding import (checked_instance_params, item_count, regret_score,
-                    request_instance_params, solve_in_chunks)
+                        request_instance_params, solve_in_chunks)
+from ._weights import check_sample_weight
 
 
 class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
@@ -69,10 +72,45 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         return tags
 
     def _get_metadata_request(self):
-        return request_instance_params(super()._get_metadata_request(), self.optimizer,
-                                       ("fit", "score"))
+        requests = request_instance_params(super()._get_metadata_request(), self.optimizer,
+                                           ("fit", "score"))
+        # fit's sample_weight is the regressor's, routed to it (its own request decides)
+        if requests.fit.requests.get("sample_weight") is None:
+            requests.fit.add_request(param="sample_weight", alias=False)
+        return requests
 
-    def fit(self, X, y, **params):
+    def get_metadata_routing(self):
+        """Metadata routing: its own requests, and ``fit``'s metadata to the regressor.
+
+        Returns
+        -------
+        routing : MetadataRouter
+        """
+        return (MetadataRouter(owner=self).add_self_request(self)
+                .add(regressor=self.regressor,
+                     method_mapping=MethodMapping().add(caller="fit", callee="fit")))
+
+    def _regressor_fit_params(self, sample_weight):
+        """What the regressor's ``fit`` gets: routed metadata, or ``sample_weight``."""
+        if _routing_enabled():
+            given = {} if sample_weight is None else {"sample_weight": sample_weight}
+            routed = dict(process_routing(self, "fit", **given).regressor.fit)
+            if sample_weight is not None and "sample_weight" not in routed:
+                raise ValueError(
+                    "sample_weight was given to fit, but the regressor does not request it, "
+                    "so it would be dropped: with metadata routing enabled, pass "
+                    f"{type(self.regressor).__name__}().set_fit_request(sample_weight=True) "
+                    "as the regressor.")
+            return routed
+        if sample_weight is None:
+            return {}
+        if not has_fit_parameter(self.regressor, "sample_weight"):
+            raise ValueError(f"sample_weight was given, but the regressor "
+                             f"{type(self.regressor).__name__} takes no sample_weight in "
+                             "its fit; use a regressor that does, or none.")
+        return {"sample_weight": sample_weight}
+
+    def fit(self, X, y, sample_weight=None, **params):
         """Fit the regressor on the parameters.
 
         Parameters
@@ -80,6 +118,11 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples, n_params)
             True parameters per instance.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Passed to the regressor's ``fit`` (each row's weight, repeated
+            for its items with ``per_item=True``). With metadata routing
+            enabled it goes where the regressor requests it
+            (``regressor.set_fit_request(sample_weight=True)``).
         **params : array-like of shape (n_samples, ...)
             Per-instance problem data named in the optimizer's
             ``instance_params``. The regressor does not use them; they are
@@ -102,15 +145,21 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         self.optimizer_ = clone(self.optimizer).with_n_params(y.shape[1], name="y")
         self.instance_params_ = tuple(sorted(self.optimizer_.check_params(params, len(X))))
         self.optimizer_.check_theta(y, "y")
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, len(X))
+        fit_params = self._regressor_fit_params(sample_weight)
         self.regressor_ = clone(self.regressor)
         if self.per_item:
             n_items = item_count(self.optimizer_, X.shape[1])
             item_y = y.reshape(len(y) * n_items, -1)
+            if fit_params.get("sample_weight") is not None:
+                fit_params["sample_weight"] = np.repeat(fit_params["sample_weight"], n_items)
             # one parameter per item: a plain single-output target
             self.regressor_.fit(X.reshape(len(X) * n_items, -1),
-                                item_y[:, 0] if item_y.shape[1] == 1 else item_y)
+                                item_y[:, 0] if item_y.shape[1] == 1 else item_y,
+                                **fit_params)
         else:
-            self.regressor_.fit(X, y)
+            self.regressor_.fit(X, y, **fit_params)
         return self
 
     def predict(self, X):
@@ -157,8 +206,9 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples, n_params)
-        sample_weight : None
-            Not supported; must be None.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each instance in the normalized regret, as in
+            :func:`skdfl.metrics.regret`.
         **params : array-like of shape (n_samples, ...)
             Per-instance problem data, as in ``fit``.
 
@@ -166,8 +216,7 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         -------
         score : float
         """
-        if sample_weight is not None:
-            raise ValueError("sample_weight is not supported by score; got an array.")
         theta_hat = self.predict(X)
         params = checked_instance_params(self, params, len(theta_hat), "score")
-        return regret_score(y, theta_hat, self.optimizer_, params)
+        weights = check_sample_weight(sample_weight, len(theta_hat))
+        return regret_score(y, theta_hat, self.optimizer_, params, weights)

@@ -9,6 +9,7 @@ from ._aimle import AdaptiveIMLE, AdaptiveImleRegret
 from ._base import DecisionLoss, DecisionRegret
 from ._blackbox import BlackboxDifferentiation, BlackboxRegret
 from ._contrastive import ContrastiveMAP, NoiseContrastiveEstimation, PoolLoss
+from ._hamming import HammingLoss
 from ._identity import NegativeIdentity, NegativeIdentityRegret
 from ._imle import IMLE, ImleRegret
 from ._noise import gumbel_noise, standard_gamma, sum_of_gamma_noise
@@ -31,4 +32,4 @@ __all__ = ["DecisionLoss", "DecisionRegret", "BlackboxDifferentiation", "Blackbo
            "NoiseContrastiveEstimation", "ContrastiveMAP", "PoolLoss",
            "PointwiseRankingLoss", "PairwiseRankingLoss", "ListwiseRankingLoss",
            "NegativeIdentity", "NegativeIdentityRegret", "AdaptiveIMLE", "AdaptiveImleRegret",
-           "PerturbedOptimizer", "PerturbedRegret", "PerturbationGradient"]
+           "PerturbedOptimizer", "PerturbedRegret", "PerturbationGradient", "HammingLoss"]

@@ -116,12 +116,17 @@ class DecisionLoss(nn.Module):
     ``x_true`` raise an error that names the argument; a non-finite
     ``theta_hat`` (a diverging model) gives a non-finite loss.
 
-    Subclasses define :meth:`batch_loss`, the loss of a checked batch;
-    ``forward`` checks its inputs and calls it. Estimators check their data
-    once in ``fit`` and call :meth:`batch_loss` on every batch. A user's own
-    loss subclasses this class, sets ``method_name`` and implements
-    :meth:`batch_loss`; an instance of it is accepted as the estimators'
-    ``method``.
+    Subclasses define :meth:`instance_losses`, the loss of each instance of
+    a checked batch (the built-in losses do), or only :meth:`batch_loss`, the
+    mean over the batch; ``forward`` checks its inputs and calls
+    :meth:`batch_loss`. Estimators check their data once in ``fit`` and call
+    :meth:`batch_loss` on every batch, or :meth:`weighted_loss` when ``fit``
+    has a ``sample_weight`` (which needs :meth:`instance_losses`). A user's
+    own loss subclasses this class, sets ``method_name`` and implements
+    either; an instance of it is accepted as the estimators' ``method``.
+    Setting ``needs_parameters = False`` declares that the loss reads only
+    the true decisions ``x_true`` (``theta`` is then None), so that it can
+    train from observed decisions (the estimators' ``targets="decisions"``).
     """
 
     #: Whether the method needs ``optimizer.is_linear`` (and ``any_sign``: it perturbs).
@@ -130,6 +135,8 @@ class DecisionLoss(nn.Module):
     keeps_sign = False
     #: Whether the loss uses the true optimal decisions ``x_true``.
     needs_decisions = True
+    #: Whether the loss reads the true parameters ``theta`` (False: only ``x_true``).
+    needs_parameters = True
     #: The name of the predictions in error messages.
     prediction_name = "theta_hat"
 
@@ -150,7 +157,7 @@ class DecisionLoss(nn.Module):
         return self.batch_loss(theta_hat, theta, x_true, solver, **params)
 
     def batch_loss(self, theta_hat, theta, x_true, solver, **params):
-        """Mean loss over a checked batch.
+        """Mean loss over a checked batch: the mean of :meth:`instance_losses`.
 
         Parameters
         ----------
@@ -168,7 +175,43 @@ class DecisionLoss(nn.Module):
         -------
         loss : Tensor of shape ()
         """
-        raise NotImplementedError
+        return self.instance_losses(theta_hat, theta, x_true, solver, **params).mean()
+
+    def instance_losses(self, theta_hat, theta, x_true, solver, **params):
+        """The loss of each instance of a checked batch (arguments as :meth:`batch_loss`).
+
+        Returns
+        -------
+        losses : Tensor of shape (n_instances,)
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement instance_losses (one loss per instance) "
+            "or batch_loss (their mean).")
+
+    def weighted_loss(self, weight, theta_hat, theta, x_true, solver, **params):
+        """``sum_i w_i l_i / sum_i w_i`` over a checked batch (0 when every weight is 0).
+
+        Parameters
+        ----------
+        weight : Tensor of shape (n_instances,)
+            Non-negative weight of each instance (an estimator's
+            ``sample_weight``).
+        theta_hat, theta, x_true, solver, **params
+            As in :meth:`batch_loss`.
+
+        Returns
+        -------
+        loss : Tensor of shape ()
+        """
+        if type(self).instance_losses is DecisionLoss.instance_losses:
+            raise ValueError(
+                f"sample_weight weighs each instance's loss, and {type(self).__name__} "
+                "defines only batch_loss (the mean over a batch); implement "
+                "instance_losses(theta_hat, theta, x_true, solver, **params), one loss per "
+                "instance, to train it with sample_weight.")
+        losses = self.instance_losses(theta_hat, theta, x_true, solver, **params)
+        weight = weight.to(losses)
+        return (weight * losses).sum() / weight.sum().clamp_min(torch.finfo(losses.dtype).tiny)
 
     def check_inputs(self, theta_hat, theta, x_true=None, name="theta_hat"):
         """Validated 2-D ``theta_hat``, ``theta``, ``x_true`` and the bound optimizer."""
@@ -220,6 +263,6 @@ class DecisionRegret(DecisionLoss):
         super().__init__(optimizer)
         self.layer = layer
 
-    def batch_loss(self, theta_hat, theta, x_true, solver, **params):
+    def instance_losses(self, theta_hat, theta, x_true, solver, **params):
         x_hat = self.layer.decide_batch(theta_hat, solver, **params)
-        return (self.optimizer.sign * (theta * (x_hat - x_true)).sum(-1)).mean()
+        return self.optimizer.sign * (theta * (x_hat - x_true)).sum(-1)

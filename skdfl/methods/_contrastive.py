@@ -52,12 +52,12 @@ class PoolLoss(DecisionLoss):
                             f"{type(pool).__name__}.")
         self.pool = pool
 
-    def batch_loss(self, theta_hat, theta, x_true, solver, **params):
+    def instance_losses(self, theta_hat, theta, x_true, solver, **params):
         decisions, feasible = self.grow_pool(theta_hat, x_true, solver, **params)
         if feasible is None:
             feasible = torch.ones(theta_hat.shape[0], decisions.shape[0], dtype=torch.bool,
                                   device=theta_hat.device)
-        return self.pool_loss(theta_hat, theta, x_true, decisions, feasible).mean()
+        return self.pool_loss(theta_hat, theta, x_true, decisions, feasible)
 
     def pool_loss(self, theta_hat, theta, x_true, decisions, feasible):
         """Loss of each instance against the pool.
@@ -183,6 +183,8 @@ class NoiseContrastiveEstimation(PoolLoss):
     """
 
     method_name = "nce"
+    # Predicted gaps to the true decision: the true parameters are not read.
+    needs_parameters = False
 
     def pool_loss(self, theta_hat, theta, x_true, decisions, feasible):
         gaps = predicted_gaps(theta_hat, x_true, decisions, self.optimizer.sign)
@@ -235,6 +237,7 @@ class ContrastiveMAP(PoolLoss):
     """
 
     method_name = "cmap"
+    needs_parameters = False
 
     def pool_loss(self, theta_hat, theta, x_true, decisions, feasible):
         gaps = predicted_gaps(theta_hat, x_true, decisions, self.optimizer.sign)

@@ -109,6 +109,8 @@ class PerturbedFenchelYoung(DecisionLoss):
     """
 
     needs_linear = True
+    # The loss reads the true decision only: it trains from observed decisions too.
+    needs_parameters = False
 
     def __init__(self, optimizer, sigma=1.0, n_samples=1, multiplicative=False,
                  generator=None):
@@ -127,7 +129,7 @@ class PerturbedFenchelYoung(DecisionLoss):
     def keeps_sign(self):
         return self.multiplicative
 
-    def batch_loss(self, theta_hat, theta, x_true, solver, **params):
+    def instance_losses(self, theta_hat, theta, x_true, solver, **params):
         if self.multiplicative:
             check_signs(solver, theta_hat.detach(), self.method_name)
         noise = _standard_normal(self.generator, (self.n_samples, *theta_hat.shape), theta_hat)
@@ -139,7 +141,7 @@ class PerturbedFenchelYoung(DecisionLoss):
         # mirrored for a minimization).
         perturbed_value = (perturbed * z).sum(-1).mean(0)
         per_instance = self.optimizer.sign * ((theta_hat * x_true).sum(-1) - perturbed_value)
-        return per_instance.mean()
+        return per_instance
 
 
 class _PerturbedSolve(torch.autograd.Function):

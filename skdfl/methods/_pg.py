@@ -79,7 +79,7 @@ class PerturbationGradient(DecisionLoss):
         self.finite_difference = check_option(finite_difference, "finite_difference",
                                               FINITE_DIFFERENCES)
 
-    def batch_loss(self, theta_hat, theta, x_true, solver, **params):
+    def instance_losses(self, theta_hat, theta, x_true, solver, **params):
         theta = theta.to(torch.promote_types(theta.dtype, theta_hat.dtype))
         behind = theta_hat - self.sigma * theta
         if self.finite_difference == "central":
@@ -91,4 +91,4 @@ class PerturbationGradient(DecisionLoss):
                                               **params)
         # Danskin: with the decisions held fixed, c @ x(c) has the gradient x(c).
         value = ((ahead * x_ahead).sum(-1) - (behind * x_behind).sum(-1)) / width
-        return (self.optimizer.sign * value).mean()
+        return self.optimizer.sign * value

@@ -122,8 +122,8 @@ class RelaxationRegret(DecisionLoss):
         super().__init__(optimizer)
         self.layer = Relaxation(optimizer, gamma)
 
-    def batch_loss(self, theta_hat, theta, x_true, solver, **params):
+    def instance_losses(self, theta_hat, theta, x_true, solver, **params):
         x_hat = self.layer.decide_batch(theta_hat, solver, **params)
         objective = solver._objective
-        return (solver.sign * (objective(x_hat, theta, **params)
-                               - objective(x_true, theta, **params))).mean()
+        return solver.sign * (objective(x_hat, theta, **params)
+                              - objective(x_true, theta, **params))

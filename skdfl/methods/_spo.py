@@ -41,9 +41,9 @@ class SPOPlus(DecisionLoss):
     method_name = "spo+"
     needs_linear = True
 
-    def batch_loss(self, theta_hat, theta, x_true, solver, **params):
+    def instance_losses(self, theta_hat, theta, x_true, solver, **params):
         shifted = 2 * theta_hat - theta
         with torch.no_grad():
             x_tilde = solve_finite(solver, shifted.detach(), **params)
         per_instance = self.optimizer.sign * (shifted * (x_true - x_tilde)).sum(-1)
-        return per_instance.mean()
+        return per_instance

@@ -33,6 +33,9 @@ class SquaredError(DecisionLoss):
     def batch_loss(self, theta_hat, theta, x_true, solver, **params):
         return ((theta_hat - theta) ** 2).mean()
 
+    def instance_losses(self, theta_hat, theta, x_true, solver, **params):
+        return ((theta_hat - theta) ** 2).mean(-1)
+
 
 class LogLoss(DecisionLoss):
     """Binary log-loss of predicted probabilities against 0/1 parameters.
@@ -62,3 +65,7 @@ class LogLoss(DecisionLoss):
 
     def batch_loss(self, logits, theta, x_true, solver, **params):
         return F.binary_cross_entropy_with_logits(logits, theta.to(logits.dtype))
+
+    def instance_losses(self, logits, theta, x_true, solver, **params):
+        return F.binary_cross_entropy_with_logits(logits, theta.to(logits.dtype),
+                                                  reduction="none").mean(-1)

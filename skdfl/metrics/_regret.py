@@ -1,8 +1,10 @@
 """Regret: how much worse the decisions on predictions are than the best ones."""
 
+import numpy as np
 import torch
 from sklearn.metrics._scorer import _Scorer
 
+from .._sample_weight import check_sample_weight
 from .._tensor import as_batch
 from .._validation import check_option
 from ..optimizers import Optimizer
@@ -11,7 +13,8 @@ from ..optimizers._instance import take_rows
 REDUCTIONS = ("normalized", "mean", "none")
 
 
-def regret(y_true, y_pred, *, optimizer, reduction="normalized", **params):
+def regret(y_true, y_pred, *, optimizer, reduction="normalized", sample_weight=None,
+           **params):
     """Regret of deciding with predicted instead of true parameters.
 
     Per instance, ``regret_i = f(x_hat_i, theta_i) - f(x*_i, theta_i)`` for a
@@ -30,6 +33,11 @@ def regret(y_true, y_pred, *, optimizer, reduction="normalized", **params):
         ``"normalized"``: ``sum_i regret_i / sum_i |f(x*_i, theta_i)|`` (PyEPO's
         definition); ``"mean"``: the mean regret; ``"none"``: one value per
         instance.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weight of each instance in both sums (``"normalized"``:
+        ``sum_i w_i regret_i / sum_i w_i |f(x*_i, theta_i)|``) or in the mean
+        (``"mean"``): an integer weight counts a row as that many copies.
+        Finite, non-negative, not all zero. ``"none"`` takes no weights.
     **params : array-like of shape (n_samples, ...)
         Per-instance problem data named in ``optimizer.instance_params``
         (a capacity per row, say): both decisions of a row are taken with
@@ -53,9 +61,23 @@ def regret(y_true, y_pred, *, optimizer, reduction="normalized", **params):
     0.2857...
     >>> regret(y_true, y_pred, optimizer=KSubset(k=1), k=[3, 2], reduction="none")
     array([0., 0.])
+    >>> regret(y_true, y_pred, optimizer=KSubset(k=1), sample_weight=[1, 3])  # 2 / (3 + 3 * 4)
+    0.1333...
     """
+    weights = _weights(sample_weight, y_true, reduction)
     per_instance, optimum = _regret_terms(y_true, y_pred, optimizer, reduction, params)
-    return _reduce(per_instance, optimum, reduction)
+    return _reduce(per_instance, optimum, reduction, weights)
+
+
+def _weights(sample_weight, y_true, reduction):
+    """Checked weights (numpy float64) or None; ``"none"`` takes none."""
+    if sample_weight is None:
+        return None
+    if reduction == "none":
+        raise ValueError("sample_weight weighs the instances in a sum or a mean; "
+                         "reduction='none' returns one regret per instance and takes no "
+                         "weights (multiply them yourself).")
+    return check_sample_weight(sample_weight, len(y_true))
 
 
 def _regret_terms(y_true, y_pred, optimizer, reduction, params):
@@ -88,13 +110,21 @@ def decision_regret(optimizer, theta, x_hat, x_star, **params):
     return optimum - achieved, optimum
 
 
-def _reduce(per_instance, optimum, reduction):
+def _reduce(per_instance, optimum, reduction, weights=None):
     per_instance = per_instance.detach().cpu().numpy()
     if reduction == "none":
         return per_instance
     if reduction == "mean":
-        return float(per_instance.mean())
-    return _normalize(float(per_instance.sum()), float(optimum.abs().sum()))
+        return float(np.average(per_instance, weights=weights))
+    return _normalize(*_weighted_sums(per_instance, optimum, weights))
+
+
+def _weighted_sums(per_instance, optimum, weights):
+    """``sum_i w_i regret_i`` and ``sum_i w_i |f(x*_i)|`` (weights 1 when None)."""
+    optimum = np.abs(optimum.detach().cpu().numpy())
+    if weights is None:
+        return float(per_instance.sum()), float(optimum.sum())
+    return float(weights @ per_instance), float(weights @ optimum)
 
 
 def _normalize(total, scale):
@@ -107,19 +137,25 @@ def _normalize(total, scale):
     return total / scale
 
 
-def normalized_regret_in_chunks(y_true, y_pred, optimizer, chunk_size, **params):
+def normalized_regret_in_chunks(y_true, y_pred, optimizer, chunk_size, sample_weight=None,
+                                **params):
     """Normalized regret, ``chunk_size`` instances at a time (bounded working memory).
 
-    Equal to ``regret(y_true, y_pred, optimizer=optimizer, **params)``; each
-    chunk is solved once for the predictions and once for the truth.
+    Equal to ``regret(y_true, y_pred, optimizer=optimizer,
+    sample_weight=sample_weight, **params)`` (``sample_weight``: checked
+    weights or None); each chunk is solved once for the predictions and
+    once for the truth.
     """
     total, scale = 0.0, 0.0
     for i in range(0, len(y_true), chunk_size):
         part = slice(i, i + chunk_size)
         per_instance, optimum = _regret_terms(y_true[part], y_pred[part], optimizer, "none",
                                               take_rows(params, part))
-        total += float(per_instance.sum())
-        scale += float(optimum.abs().sum())
+        weights = None if sample_weight is None else sample_weight[part]
+        chunk_total, chunk_scale = _weighted_sums(per_instance.detach().cpu().numpy(),
+                                                  optimum, weights)
+        total += chunk_total
+        scale += chunk_scale
     return _normalize(total, scale)
 
 
@@ -128,7 +164,11 @@ def make_regret_scorer(optimizer, *, reduction="normalized"):
 
     Lower regret is better, so the scorer returns ``-regret``
     (``greater_is_better=False``), following scikit-learn's convention.
-    It requests the optimizer's per-instance parameters (``instance_params``)
+    ``sample_weight`` weighs each instance's regret (see :func:`regret`):
+    ``scorer(estimator, X, y, sample_weight=w)``, or, with metadata routing,
+    ``make_regret_scorer(optimizer).set_score_request(sample_weight=True)``
+    takes each test fold's weights. It requests the optimizer's
+    per-instance parameters (``instance_params``)
     through metadata routing by default: with
     ``sklearn.set_config(enable_metadata_routing=True)``, ``GridSearchCV``
     and ``cross_validate`` pass each test fold its own rows. Scoring an
