@@ -117,3 +117,21 @@ def test_raw_words_are_the_binary_vectors():
 def test_argument_errors(kwargs, message):
     with pytest.raises((ValueError, TypeError), match=message):
         load_cora_matching(**kwargs)
+
+
+def test_licence_attribution_and_package_data_ship_with_the_data():
+    import fnmatch
+    import pathlib
+    import tomllib
+
+    data = resources.files("skdfl.datasets") / "data"
+    licence = (data / "cora.LICENSE").read_text()
+    assert "MIT License" in licence and "Shchur" in licence
+    assert "LINQS" not in licence and "2708 papers" in (data / "cora.LINQS_README.txt").read_text()
+    description = (data / "cora.rst").read_text()
+    assert "cora.LICENSE" in description and "cora.LINQS_README.txt" in description
+    pyproject = pathlib.Path(__file__).parents[2] / "pyproject.toml"
+    patterns = tomllib.loads(pyproject.read_text())["tool"]["setuptools"]["package-data"][
+        "skdfl.datasets"]
+    for name in ("cora.npz", "cora.LICENSE", "cora.LINQS_README.txt", "cora.rst"):
+        assert any(fnmatch.fnmatch(f"data/{name}", p) for p in patterns), name
