@@ -147,8 +147,8 @@ def load_cora_matching(n_instances=27, *, n_nodes=100, n_components=50,
         Papers per instance (even; each side has ``n_nodes // 2``).
     n_components : int or None, default=50
         Dimension of a paper's word vector after the truncated SVD (1 to
-        1432). None keeps the 1433 binary words, Wilder et al.'s features,
-        which makes ``data`` large (27 x 2500 x 2866 values, 1.5 GB).
+        1432). None keeps the 1433 binary words of each paper, which makes
+        ``data`` large (concatenated: 27 x 2500 x 2866 values, 1.5 GB).
     pair_features : {"concatenate", "product", "both"}, default="concatenate"
         How a pair's features combine the two papers' vectors.
     random_state : int, default=0
