@@ -588,6 +588,8 @@ def parse_args(argv=None):
         args.feature_width, args.budget_features = 500, 500
     if min(args.gamma_budget, args.gamma_recommendation, args.gamma_matching) <= 0:
         parser.error("--gamma-budget, --gamma-recommendation and --gamma-matching must be > 0")
+    if not 1 <= args.cora_test < CORA_INSTANCES:
+        parser.error(f"--cora-test must be between 1 and {CORA_INSTANCES - 1}")
     for domain in args.domains:
         size = {"budget": args.channels, "recommendation": args.items}.get(domain)
         if size is not None and max(args.ks) > size:
