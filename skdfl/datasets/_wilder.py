@@ -16,9 +16,6 @@ from sklearn.utils import check_random_state
 
 from .._validation import check_scalar
 
-_HIDDEN = 32    # width of the two hidden layers of the budget-allocation feature network
-
-
 def _check_common(n_samples, n_features, n_features_name="n_features"):
     check_scalar(n_samples, "n_samples", kind=numbers.Integral, low=1)
     check_scalar(n_features, n_features_name, kind=numbers.Integral, low=1)
@@ -39,7 +36,7 @@ def _threshold_labels(scores, rate, noise, rng):
 
 def make_budget_allocation(n_samples, n_channels=30, n_customers=60, n_features=8,
                            edge_probability=0.2, max_probability=0.2, feature_noise=0.0,
-                           random_state=None):
+                           degree_shape=None, hidden_width=32, random_state=None):
     """Budget allocation: which channels reach which customers, from channel features.
 
     The synthetic domain of Wilder, Dilkina and Tambe (2019). An instance is
@@ -50,10 +47,19 @@ def make_budget_allocation(n_samples, n_channels=30, n_customers=60, n_features=
     edge's probability is drawn uniformly from ``[0, max_probability]``. The
     features of channel ``i`` are its row ``theta[i] / max_probability``
     (scaled to unit mean square) passed through a fixed random network with ReLU activations (three
-    linear layers, ``n_customers -> 32 -> 32 -> n_features``, Gaussian
-    weights with variance ``2 / fan_in``, no biases), plus optional Gaussian
-    noise: they carry information about the row but do not determine it.
-    The network is drawn once per call and shared by all instances.
+    linear layers, ``n_customers -> hidden_width -> hidden_width ->
+    n_features``, Gaussian weights with variance ``2 / fan_in``, no biases),
+    plus optional Gaussian noise: they carry information about the row but
+    do not determine it. The network is drawn once per call and shared by
+    all instances.
+
+    With ``degree_shape`` set, the channels' degrees are heavy-tailed, as in
+    the paper's graphs (a few channels reach many customers, most reach
+    few): channel ``i`` gets a weight ``w_i`` drawn from a Pareto
+    distribution of tail index ``degree_shape``, scaled to mean 1, and
+    reaches each customer with probability ``min(1, edge_probability *
+    w_i)``, so that the mean degree stays near ``edge_probability *
+    n_customers``.
 
     Choosing ``k`` channels that maximize the expected number of customers
     reached is :class:`~skdfl.optimizers.CoverageMaximizer` ``(k,
@@ -62,7 +68,12 @@ def make_budget_allocation(n_samples, n_channels=30, n_customers=60, n_features=
     The paper's instances are larger; the defaults here are small so that
     decision-focused training runs in seconds on a CPU. The sizes, the
     width of the hidden layers, the number of features and the scaling of
-    the network's input are our choices.
+    the network's input are our choices. Closer to the paper's (100
+    channels, 500 customers, heavy-tailed degrees, a feature network of
+    width 500): ``make_budget_allocation(n, n_channels=100,
+    n_customers=500, degree_shape=2.0, hidden_width=500)``; the authors'
+    network also has biases and a ReLU after its last layer, and as many
+    features as customers.
 
     Parameters
     ----------
@@ -82,6 +93,13 @@ def make_budget_allocation(n_samples, n_channels=30, n_customers=60, n_features=
         edges, in ``(0, 1]``.
     feature_noise : float, default=0.0
         Standard deviation of Gaussian noise added to the features.
+    degree_shape : float or None, default=None
+        Tail index (> 1) of the Pareto distribution of the channels' expected
+        degrees: smaller is heavier-tailed (2.0 has a finite mean and an
+        infinite variance). None gives every channel the same expected degree
+        ``edge_probability * n_customers`` (binomial degrees).
+    hidden_width : int, default=32
+        Width of the two hidden layers of the feature network.
     random_state : int, RandomState instance or None, default=None
         Seed of the draws (the network and the instances).
 
@@ -118,6 +136,14 @@ def make_budget_allocation(n_samples, n_channels=30, n_customers=60, n_features=
     True
     >>> cover.solve(y[:2]).sum(1)
     array([3., 3.])
+
+    Heavy-tailed channel degrees, as in the paper's graphs:
+
+    >>> X, y = make_budget_allocation(10, n_channels=100, n_customers=500,
+    ...                               degree_shape=2.0, hidden_width=64, random_state=0)
+    >>> degrees = (y.reshape(10, 100, 500) > 0).sum(2)
+    >>> bool(degrees.max() > 3 * degrees.mean())
+    True
     """
     _check_common(n_samples, n_features)
     check_scalar(n_channels, "n_channels", kind=numbers.Integral, low=1)
@@ -126,11 +152,19 @@ def make_budget_allocation(n_samples, n_channels=30, n_customers=60, n_features=
                  high=1.0)
     check_scalar(max_probability, "max_probability", low=0.0, low_inclusive=False, high=1.0)
     check_scalar(feature_noise, "feature_noise", low=0.0)
+    check_scalar(degree_shape, "degree_shape", low=1.0, low_inclusive=False, allow_none=True)
+    check_scalar(hidden_width, "hidden_width", kind=numbers.Integral, low=1)
     rng = check_random_state(random_state)
-    widths = [n_customers, _HIDDEN, _HIDDEN, n_features]
+    widths = [n_customers, hidden_width, hidden_width, n_features]
     layers = [rng.normal(0.0, np.sqrt(2.0 / a), (a, b)) for a, b in zip(widths[:-1], widths[1:])]
 
-    edges = rng.uniform(size=(n_samples, n_channels, n_customers)) < edge_probability
+    reach = edge_probability
+    if degree_shape is not None:
+        # Pareto weights of mean 1 (numpy's pareto is Lomax: 1 + it is Pareto with x_m = 1).
+        weight = (1.0 + rng.pareto(degree_shape, (n_samples, n_channels, 1))) * (
+            (degree_shape - 1.0) / degree_shape)
+        reach = np.minimum(1.0, edge_probability * weight)
+    edges = rng.uniform(size=(n_samples, n_channels, n_customers)) < reach
     theta = edges * rng.uniform(0.0, max_probability, (n_samples, n_channels, n_customers))
     # Inputs scaled to unit mean square (an entry is 0, or U[0, 1] with mean square 1/3),
     # which the ReLU layers with variance-2/fan_in weights keep: features of unit scale.

@@ -56,6 +56,40 @@ def test_budget_allocation_feature_noise_and_determinism():
     assert not np.allclose(X0, X3)
 
 
+def test_budget_allocation_default_draws_are_pinned():
+    """New options leave the default draws as they were (values from before they existed)."""
+    X, y = make_budget_allocation(5, n_channels=4, n_customers=6, n_features=3, random_state=0)
+    np.testing.assert_allclose(X[0, :4], [0.438903, -0.972969, -0.677176, 0.636579], atol=1e-6)
+    np.testing.assert_allclose(y[0, :6], [0.0, 0.0, 0.035055, 0.0, 0.0, 0.155831], atol=1e-6)
+    np.testing.assert_allclose([X.sum(), y.sum()], [-22.815895808205482, 2.3336248621666735])
+
+
+def test_budget_allocation_heavy_tailed_degrees_at_the_papers_scale():
+    X, y = make_budget_allocation(4, n_channels=100, n_customers=500, n_features=5,
+                                  edge_probability=0.05, degree_shape=1.8, hidden_width=40,
+                                  random_state=0)
+    assert X.shape == (4, 100 * 5) and y.shape == (4, 100 * 500)
+    heavy = (y.reshape(-1, 500) > 0).sum(1)
+    _, y0 = make_budget_allocation(4, n_channels=100, n_customers=500, n_features=5,
+                                   edge_probability=0.05, random_state=0)
+    even = (y0.reshape(-1, 500) > 0).sum(1)
+    # the mean degree stays near 25 (capping at 500 loses a little), the spread does not
+    assert 18 < heavy.mean() < 27 and 23 < even.mean() < 27
+    assert heavy.std() > 3 * even.std()
+    assert heavy.max() > 4 * heavy.mean() and even.max() < 2 * even.mean()
+    # Pareto tail: the 1% largest degrees hold far more than 1% of the edges
+    top = np.sort(heavy)[-4:].sum() / heavy.sum()
+    assert top > 0.05
+
+
+def test_budget_allocation_hidden_width_changes_only_the_features():
+    X0, y0 = make_budget_allocation(6, n_channels=3, n_customers=8, random_state=5)
+    X1, y1 = make_budget_allocation(6, n_channels=3, n_customers=8, hidden_width=7,
+                                    random_state=5)
+    assert X0.shape == X1.shape and not np.allclose(X0, X1)
+    assert y0.shape == y1.shape
+
+
 def test_diverse_recommendation_shapes_labels_and_ratings():
     X, y = make_diverse_recommendation(60, n_items=12, n_topics=40, n_users=6,
                                        coverage_rate=0.2, random_state=0)
@@ -122,6 +156,8 @@ def test_bipartite_matching_rate_and_determinism():
      "max_probability must be <= 1.0"),
     (make_budget_allocation, dict(n_samples=5, feature_noise=-1.0),
      "feature_noise must be >= 0.0"),
+    (make_budget_allocation, dict(n_samples=5, degree_shape=1.0), "degree_shape must be > 1.0"),
+    (make_budget_allocation, dict(n_samples=5, hidden_width=0), "hidden_width must be >= 1"),
     (make_diverse_recommendation, dict(n_samples=5, n_items=0), "n_items must be >= 1"),
     (make_diverse_recommendation, dict(n_samples=5, n_topics=0), "n_topics must be >= 1"),
     (make_diverse_recommendation, dict(n_samples=5, n_users=0), "n_users must be >= 1"),
