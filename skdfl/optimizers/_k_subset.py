@@ -11,6 +11,9 @@ from ._base import Optimizer
 from ._instance import instance_tensor
 from ._linear_program import LinearProgram
 
+# Widest batch whose per-row budgets read a cached (n + 1, n) 0/1 staircase.
+_STAIRS_MAX = 512
+
 
 class KSubset(Optimizer):
     """Choose exactly ``k`` of ``n`` items, maximizing ``theta @ x``.
@@ -27,8 +30,10 @@ class KSubset(Optimizer):
     -----
     Per-instance parameter (``instance_params``): ``k`` of shape
     ``(n_instances,)``, whole numbers from 0 to the number of items, this
-    instance's budget. A batch with budgets per row is solved by one sort and
-    a per-row threshold on the ranks.
+    instance's budget. A batch with budgets per row is solved by one ``topk``
+    of the batch's largest budget and a per-row threshold on the ranks; among
+    equal values, which items a row takes is ``topk``'s choice (a row whose
+    budget is the batch's largest gets the fixed path's decision).
 
     Examples
     --------
@@ -83,8 +88,8 @@ class KSubset(Optimizer):
             raise ValueError("a per-instance k needs n_items (or the width of the data); got "
                              "n_items=None.")
         return {"k": instance_tensor(params["k"], "k", n_instances, integer=True, low=0,
-                                     high=n_items,
-                                     high_note="the number of items", device=device, dtype=torch.long)}
+                                     high=n_items, high_note="the number of items",
+                                     device=device, dtype=torch.long)}
 
     def _solve(self, theta, k=None):
         if self.n_items is None:
@@ -93,12 +98,28 @@ class KSubset(Optimizer):
             self._check_k("theta")
             top = theta.topk(self.k, dim=-1).indices
             return theta.new_zeros(theta.shape).scatter_(-1, top, 1.0)
-        # A budget per row: the items ranked by one stable sort (ties to the
-        # lower index, as topk), taken while their rank is below the row's k.
-        order = theta.argsort(dim=-1, descending=True, stable=True)
-        ranks = torch.arange(theta.shape[1], device=theta.device)
-        chosen = (ranks < k.to(theta.device).unsqueeze(-1)).to(theta.dtype)
-        return theta.new_zeros(theta.shape).scatter_(-1, order, chosen)
+        # A budget per row: the batch's largest budget by the same topk as
+        # the fixed path (a row with that budget gets exactly its decision),
+        # of which each row keeps its first k, in topk's order.
+        k = k.to(theta.device)
+        most = int(k.max()) if k.numel() else 0
+        top = theta.topk(most, dim=-1).indices
+        return theta.new_zeros(theta.shape).scatter_(-1, top, self._leading_ones(k, theta))
+
+    def _leading_ones(self, k, like):
+        """0/1 rows in ``like``'s dtype and width, ``k[i]`` leading ones in row ``i``.
+
+        Up to ``_STAIRS_MAX`` items, rows of a cached staircase (one index
+        read, no comparison and cast per call: this is most of a small
+        batch's cost).
+        """
+        n, device = like.shape[1], like.device
+        if n > _STAIRS_MAX:
+            return (torch.arange(n, device=device) < k.unsqueeze(-1)).to(like.dtype)
+        stairs = self._cached(("stairs", n, like.dtype, device), lambda: (
+            torch.arange(n, device=device) < torch.arange(n + 1, device=device).unsqueeze(-1)
+        ).to(like.dtype))
+        return stairs.index_select(0, k)
 
     def pool_feasible(self, decisions, k=None):
         """A pooled decision suits a row when it takes exactly that row's k items."""

@@ -364,38 +364,38 @@ def _row_item_pass(values, weights, room, capacity):
         taken = shifted > best
         torch.maximum(best, shifted, out=best)
         memory.append(taken)
-    return _trace_items(values, memory, room, shifts)
+    return _trace_items(values, memory, _row_starts(batch, width, values.device) + room, shifts)
 
 
 def _shared_item_pass(values, weights, rooms, dims):
-    """Weights shared by the batch: the table as a (B, c_1 + 1, ..., c_d + 1) array.
+    """Weights shared by the batch: the table as a (c_1 + 1, ..., c_d + 1, B) array.
 
     Adding an item is a max with the table shifted by its weight along every
-    dimension, a slice of the table itself: no gather, no mask (an item that
-    does not fit in some dimension has an empty slice).
+    dimension, over the part where the item fits: strided views of the
+    table at fixed offsets (no copy, no mask; an item that does not fit in
+    some dimension is skipped). The batch runs along the last axis, so that
+    these views hold long contiguous runs. Three tensor operations per
+    item, the table and the item's "taken" table written in place.
     """
     batch, n = values.shape
-    best = values.new_zeros(batch, *[c + 1 for c in dims])
-    # One allocation for every item's "taken" table; plain ints for the slices.
+    best = values.new_zeros(*[c + 1 for c in dims], batch)
+    # One allocation for every item's "taken" table (an item that never fits is never taken).
     taken = torch.zeros(n, *best.shape, dtype=torch.bool, device=values.device)
-    item_weights = weights.t().tolist()
-    column = values.t().reshape(n, batch, *[1] * len(dims))
-    for j, w in enumerate(item_weights):
-        if all(wk <= c for wk, c in zip(w, dims)):
-            target = (slice(None), *[slice(wk, None) for wk in w])
-            source = (slice(None), *[slice(0, c + 1 - wk) for wk, c in zip(w, dims)])
-            shifted = best[source] + column[j]
-            better = shifted > best[target]
-            taken[j][target] = better
-            best[target] = torch.where(better, shifted, best[target])
-    memory = taken.reshape(n, batch, -1)
-    sizes = torch.tensor(dims, device=values.device) + 1
-    strides = torch.ones_like(sizes)
-    for k in range(len(dims) - 2, -1, -1):
-        strides[k] = strides[k + 1] * sizes[k + 1]
-    shifts = (weights.to(strides.device) * strides[:, None]).sum(0).unsqueeze(0)   # (1, n)
-    return _trace_items(values, memory, (rooms * strides).sum(1),
-                        shifts.expand(batch, -1))
+    columns = values.t().unbind(0)
+    stride, layer = best.stride(), taken.stride(0)
+    for j, w in enumerate(weights.t().tolist()):        # plain ints: no tensor reads per item
+        if all(map(int.__le__, w, dims)):
+            size = (*[c + 1 - wk for wk, c in zip(w, dims)], batch)
+            shift = sum(wk * s for wk, s in zip(w, stride))
+            target = best.as_strided(size, stride, shift)
+            shifted = best.as_strided(size, stride, 0) + columns[j]
+            # Taken only where it strictly helps (ties keep the lighter choice).
+            torch.gt(shifted, target, out=taken.as_strided(size, stride, j * layer + shift))
+            torch.maximum(target, shifted, out=target)
+    strides = torch.tensor(stride[:-1], device=values.device)
+    shifts = (weights.to(strides.device) * strides[:, None]).sum(0)      # (n,)
+    position = (rooms * strides).sum(1) + torch.arange(batch, device=values.device)
+    return _trace_items(values, taken.reshape(n, -1), position, shifts.expand(batch, -1))
 
 
 def _item_pass(values, weights, rooms, dims):
@@ -419,15 +419,28 @@ def _item_pass(values, weights, rooms, dims):
         taken = shifted > best
         best = torch.where(taken, shifted, best)
         memory.append(taken)
-    return _trace_items(values, memory, (rooms * strides).sum(1), shifts)
+    return _trace_items(values, memory, _row_starts(batch, entries, device)
+                        + (rooms * strides).sum(1), shifts)
 
 
-def _trace_items(values, memory, room, shifts):
-    """Back from the last item: taken where its table says so at the room left."""
-    rows = torch.arange(len(values), device=values.device)
-    decisions = values.new_zeros(values.shape)
-    for j in range(values.shape[1] - 1, -1, -1):
-        taken = memory[j][rows, room]
-        decisions[:, j] = taken.to(values.dtype)
-        room = room - taken.long() * shifts[:, j]
-    return decisions
+def _row_starts(batch, entries, device):
+    """Where each row's table starts in a flat (B, entries) table."""
+    return torch.arange(batch, device=device) * entries
+
+
+def _trace_items(values, memory, position, shifts):
+    """Back from the last item: taken where its table says so at the room left.
+
+    ``memory[j]`` is item ``j``'s 0/1 table, read flat at ``position``, each
+    row's entry for its capacity; taking item ``j`` moves a row's entry back
+    by ``shifts[:, j]``, the item's flat weight. One read (``take``) and one
+    update of the positions per item.
+    """
+    chosen = []
+    for table, shift in zip(reversed(memory), reversed(shifts.t().unbind(0))):
+        taken = table.take(position)
+        position = torch.addcmul(position, taken, shift, value=-1)
+        chosen.append(taken)
+    if not chosen:
+        return values.new_zeros(values.shape)
+    return torch.stack(chosen[::-1], dim=1).to(values.dtype)

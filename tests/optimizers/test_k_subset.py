@@ -140,3 +140,56 @@ def test_clone_get_params_and_pickle():
     theta = np.random.default_rng(0).normal(size=(3, 5))
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(opt)).solve(theta), opt.solve(theta))
 
+
+
+# ------------------------------------------------------------ a k per row
+
+@pytest.mark.parametrize("n", [1, 4, 7])
+def test_per_row_k_matches_brute_force(n):
+    rng = np.random.default_rng(20 + n)
+    theta = np.vstack([rng.normal(size=(12, n)), rng.integers(-1, 2, size=(12, n))])
+    k = rng.integers(0, n + 1, size=len(theta))
+    opt = KSubset(k=1, n_items=n)
+    x = opt.solve(theta, k=k)
+    assert_feasible(x, k)
+    values = opt.objective(x, theta, k=k)
+    for i, (row, t) in enumerate(zip(x, theta)):
+        best, argbest = brute_force(t, k[i])
+        assert values[i] == pytest.approx(best, abs=1e-12)
+        if i < 12 and k[i] > 0:                        # continuous draws: one optimum
+            np.testing.assert_array_equal(row, argbest[0])
+
+
+def test_per_row_k_equal_to_the_largest_gives_the_fixed_decision():
+    # Ties on purpose: a row whose k is the batch's largest gets exactly the
+    # decision of the fixed path with that k (the same topk).
+    rng = np.random.default_rng(3)
+    theta = rng.integers(0, 3, size=(40, 30)).astype(float)
+    k = rng.integers(1, 12, size=40)
+    k[::5] = 12
+    x = KSubset(k=1, n_items=30).solve(theta, k=k)
+    fixed = KSubset(k=12, n_items=30).solve(theta)
+    np.testing.assert_array_equal(x[k == 12], fixed[k == 12])
+    assert_feasible(x, k)
+
+
+def test_per_row_k_without_the_cached_staircase(monkeypatch):
+    # Wide rows build each row's mask by a comparison instead: the same decisions.
+    from skdfl.optimizers import _k_subset
+
+    rng = np.random.default_rng(4)
+    theta = torch.as_tensor(rng.normal(size=(9, 20)), dtype=torch.float32)
+    k = rng.integers(0, 21, size=9)
+    expected = KSubset(k=1, n_items=20).solve(theta, k=k)
+    monkeypatch.setattr(_k_subset, "_STAIRS_MAX", 5)
+    got = KSubset(k=1, n_items=20).solve(theta, k=k)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    assert_feasible(got, k)
+
+
+def test_per_row_k_all_zero_and_empty_batch():
+    opt = KSubset(k=2, n_items=4)
+    np.testing.assert_array_equal(opt.solve(np.ones((3, 4)), k=[0, 0, 0]), np.zeros((3, 4)))
+    empty = opt._solve(torch.zeros(0, 4, dtype=torch.float64), k=torch.zeros(0, dtype=torch.long))
+    assert empty.shape == (0, 4)

@@ -78,6 +78,29 @@ def test_passes_equal_one_pass(monkeypatch):
         np.testing.assert_array_equal(x, y)
 
 
+@pytest.mark.parametrize("n_dims", [2, 3])
+def test_shared_weights_kernel_equals_the_per_row_kernel(n_dims):
+    # Two implementations of the same item-by-item program (strided views of
+    # one table; a gather per row): the same decisions bit for bit, ties,
+    # zero weights and items too heavy in one dimension included.
+    rng = np.random.default_rng(10 + n_dims)
+    theta = rng.choice([-1.0, 0.0, 0.5, 1.0, 2.0], size=(60, 12))
+    theta[:20] = rng.normal(size=(20, 12))
+    weights = rng.integers(0, 5, size=(n_dims, 12))
+    weights[0, :2] = 0
+    weights[-1, 2] = 30                                   # never fits in the last dimension
+    capacity = [9, 6, 4][:n_dims]
+    knap = Knapsack(weights, capacity)
+    rooms = rng.integers(0, 9, size=(60, n_dims))
+    for params in ({}, {"capacity": rooms}):
+        x = knap.solve(theta, **params)
+        per_row = knap.solve(theta, weights=np.repeat(weights[None], 60, 0), **params)
+        np.testing.assert_array_equal(x, per_row)
+        assert not x[:, 2].any()
+    assert_optimal(knap.solve(theta[:8]), theta[:8], np.repeat(weights[None], 8, 0),
+                   np.repeat([capacity], 8, 0), brute_force_value)
+
+
 def test_lp_form_has_a_row_per_dimension():
     lp = Knapsack([[3, 4, 2], [1, 1, 4]], [5, 2]).lp_form()
     assert isinstance(lp, LinearProgram)

@@ -212,6 +212,30 @@ def test_knapsack_matches_brute_force_on_degenerate_instances(data):
     assert (more.objective(more.solve(theta), theta) >= value - 1e-12).all()
 
 
+
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_k_subset_per_row_equals_each_row_alone(data):
+    """Batched per-row k == a fixed KSubset built from each row's k."""
+    n, batch = data.draw(st.integers(1, 7)), data.draw(st.integers(1, 5))
+    k = data.draw(arrays(np.int64, batch, elements=st.integers(0, n)))
+    theta = data.draw(parameters((batch, n), [-1.0, 0.0, 0.5, 1.0, 3.0]))
+    opt = KSubset(k=1, n_items=data.draw(st.sampled_from([None, n])))
+    x = opt.solve(theta, k=k)
+    value = opt.objective(x, theta, k=k)
+    np.testing.assert_array_equal(x.sum(1), k)
+    for b in range(batch):
+        if k[b] == 0:
+            np.testing.assert_array_equal(x[b], 0.0)
+            continue
+        alone = KSubset(k=int(k[b]), n_items=n)
+        expected = alone.solve(theta[b:b + 1])
+        assert math.isclose(value[b], alone.objective(expected, theta[b:b + 1])[0],
+                            rel_tol=1e-12, abs_tol=1e-12)
+        # Without ties, or at the batch's largest k (the same topk): the same decision.
+        if len(set(theta[b])) == n or k[b] == k.max():
+            np.testing.assert_array_equal(x[b], expected[0])
+
 # ------------------------------------------------------------ LinearProgram
 
 @st.composite
