@@ -388,7 +388,8 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
             x_true = self.optimizer_._solve(theta, **params)
         # decisions train no relaxation (refused), so "auto" has no costs to read there
         self.gamma_ = (1.0 if decisions and self.gamma == "auto"
-                       else resolve_gamma(self.gamma, self.optimizer_, theta, x_true, params))
+                       else resolve_gamma(self.gamma, self.optimizer_, theta, x_true, params,
+                                          weights))
         self.lambd_ = resolve_lambd(self.lambd, self.method_, self.batch_size)
         target = pack_target(theta, x_true)
         features = torch.tensor(X, dtype=torch.float32)

@@ -56,7 +56,7 @@ def default_out_activation(optimizer):
     return DOMAIN_LINKS[domain]
 
 
-def objective_gradient_scale(optimizer, theta, x_true, params):
+def objective_gradient_scale(optimizer, theta, x_true, params, weights=None):
     """Mean ``|d objective / dx|`` at the mean true decision, under the true parameters.
 
     The mean of the training optima is a fractional point inside the convex
@@ -74,6 +74,8 @@ def objective_gradient_scale(optimizer, theta, x_true, params):
         Their optimal decisions.
     params : dict of Tensor
         Per-instance parameters of the rows.
+    weights : ndarray of shape (n_samples,), default=None
+        Sample weights: a row of weight 2 counts as two rows.
 
     Returns
     -------
@@ -82,18 +84,23 @@ def objective_gradient_scale(optimizer, theta, x_true, params):
     """
     rows = slice(0, min(len(theta), GRADIENT_SAMPLE))
     theta = theta[rows].detach().to(torch.float64)
+    w = (torch.ones(theta.shape[0], dtype=torch.float64) if weights is None
+         else torch.as_tensor(weights[rows], dtype=torch.float64))
+    if theta.numel() == 0 or float(w.sum()) == 0:
+        return 0.0
+    w = w / w.sum()
     if optimizer.is_linear:
-        return float(theta.abs().mean()) if theta.numel() else 0.0
+        return float(w @ theta.abs().mean(1))
     params = {name: value[rows] for name, value in params.items()}
-    x = x_true.to(torch.float64).mean(0).expand(theta.shape[0], -1).clone()
+    x = (w @ x_true[rows].to(torch.float64)).expand(theta.shape[0], -1).clone()
     x.requires_grad_(True)
     with torch.enable_grad():
         value = optimizer._objective(x, theta, **params).sum()
         (grad,) = torch.autograd.grad(value, x)
-    return float(grad.abs().mean())
+    return float(w @ grad.abs().mean(1))
 
 
-def resolve_gamma(gamma, optimizer, theta, x_true, params):
+def resolve_gamma(gamma, optimizer, theta, x_true, params, weights=None):
     """The relaxation weight a fit uses: ``gamma`` itself, or the data's scale for "auto".
 
     ``"auto"`` is the mean size of the objective's gradient in ``x`` (see
@@ -126,7 +133,7 @@ def resolve_gamma(gamma, optimizer, theta, x_true, params):
     """
     if not (isinstance(gamma, str) and gamma == "auto"):
         return float(gamma)
-    scale = objective_gradient_scale(optimizer, theta, x_true, params)
+    scale = objective_gradient_scale(optimizer, theta, x_true, params, weights)
     return scale if scale > 0 else 1.0
 
 
