@@ -16,7 +16,7 @@ from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
-from .._validation import check_finite, check_option, check_scalar
+from .._validation import check_finite, check_numeric, check_option, check_scalar
 from ..methods._base import DecisionLoss
 from ..methods._pool import PooledSolver, SolutionPool, check_solve_ratio
 from ..methods._registry import make_loss, resolve_method
@@ -27,9 +27,13 @@ from ..optimizers import Optimizer
 from ..optimizers._instance import params_to, take_rows
 from ._batches import TensorBatches
 from ._callbacks import DivergenceCheck, ValidationRegret, forward_in_chunks
+from ._device import check_device
 from ._deciding import (CHUNK_SIZE, check_predictions, check_signs, checked_instance_params,
                         item_count, regret_score, request_instance_params)
+from ._printlog import print_log
+from ._sparse import as_features, check_finite_features, dense_tensor
 from ._targets import TargetLayout, pack_target
+from ._threads import check_n_threads, threads_for, torch_threads
 from ._taskmet_net import TaskMetCriterion, TaskMetNet
 
 #: Estimator parameters a method may read (see ``skdfl.methods._registry``).
@@ -100,7 +104,7 @@ class DecisionFocusedBase(BaseEstimator):
                  alpha=0.0,
                  batch_size=32, learning_rate_init=0.01, max_iter=100, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, callbacks=None,
-                 device="cpu", random_state=None, verbose=0):
+                 device="cpu", n_threads=None, random_state=None, verbose=0):
         self.optimizer = optimizer
         self.method = method
         self.gamma = gamma
@@ -130,10 +134,16 @@ class DecisionFocusedBase(BaseEstimator):
         self.tol = tol
         self.callbacks = callbacks
         self.device = device
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 
     _default_out_activation = "identity"
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True   # densified one batch at a time
+        return tags
 
     @property
     def _link(self):
@@ -157,6 +167,7 @@ class DecisionFocusedBase(BaseEstimator):
         for name in ("alpha", "tol", "cg_damping"):
             check_scalar(getattr(self, name), name, low=0.0)
         check_scalar(self.verbose, "verbose", kind=numbers.Integral, low=0)
+        check_n_threads(self.n_threads)
         check_scalar(self.validation_fraction, "validation_fraction", low=0.0,
                      low_inclusive=False, high=0.99)
         if self.noise is not None:
@@ -178,15 +189,7 @@ class DecisionFocusedBase(BaseEstimator):
         return self._torch_device()
 
     def _torch_device(self):
-        try:
-            device = torch.device(self.device)
-        except (RuntimeError, TypeError) as exc:
-            raise ValueError(f"device must name a torch device such as 'cpu' or 'cuda'; "
-                             f"got {self.device!r}.") from exc
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device={self.device!r} was requested but CUDA is not "
-                             "available on this machine; use device='cpu'.")
-        return device
+        return check_device(self.device)
 
     def _extra_callbacks(self):
         if self.callbacks is None:
@@ -204,16 +207,18 @@ class DecisionFocusedBase(BaseEstimator):
         return named
 
     def _validate_X(self, X, reset):
-        X = validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite=False)
-        check_finite(X, "X")
+        X = validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite=False,
+                          accept_sparse="csr")
+        check_finite_features(X, "X")
         return X
 
     def _validate_Xy(self, X, y):
         if y is not None:
-            check_finite(np.asarray(y), "y")  # before sklearn's own, terser message
+            y = check_numeric(y, "y")
+            check_finite(y, "y")  # before sklearn's own, terser message
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64,
-                             ensure_all_finite=False)
-        check_finite(X, "X")
+                             ensure_all_finite=False, accept_sparse="csr")
+        check_finite_features(X, "X")
         if y.ndim != 2:
             raise ValueError("y must be 2-D, shape (n_samples, n_params): one row of true "
                              f"parameters per instance; got shape {y.shape}.")
@@ -320,7 +325,7 @@ class DecisionFocusedBase(BaseEstimator):
         self.optimizer.check_param_names(params)
         X, y = self._validate_Xy(X, y)
         self.optimizer_ = clone(self.optimizer).with_n_params(y.shape[1], name="y")
-        params = self.optimizer_.check_params(params, len(X))
+        params = self.optimizer_.check_params(params, X.shape[0])
         self.optimizer_.check_theta(y, "y")
         self.method_ = self._resolve_method()
         self.target_scale_ = self._target_scale(y)
@@ -329,23 +334,23 @@ class DecisionFocusedBase(BaseEstimator):
         theta = torch.as_tensor(y / self.target_scale_)
         x_true = self.optimizer_._solve(theta, **params)
         target = pack_target(theta, x_true)
-        features = torch.tensor(X, dtype=torch.float32)
+        features = as_features(X)
         params = params_to(params, device)
         layout = TargetLayout(y.shape[1], x_true.shape[1], params)
 
         callbacks = [("divergence", DivergenceCheck(self.method_))]
         train_split, train_decisions = None, x_true
         if self.early_stopping:
-            train, valid = train_test_split(np.arange(len(X)),
+            train, valid = train_test_split(np.arange(X.shape[0]),
                                             test_size=self.validation_fraction,
                                             random_state=seed)
             if len(train) == 0 or len(valid) == 0:
                 raise ValueError(f"early_stopping needs at least one training and one "
-                                 f"validation instance; got n_samples={len(X)} and "
+                                 f"validation instance; got n_samples={X.shape[0]} and "
                                  f"validation_fraction={self.validation_fraction}.")
             train_split = predefined_split(Dataset(features[valid], target[valid]))
             callbacks.append(("valid_regret", ValidationRegret(
-                self.optimizer_, features[valid].to(device), theta[valid].to(device),
+                self.optimizer_, dense_tensor(features[valid], device), theta[valid].to(device),
                 x_true[valid].to(device), self._link,
                 take_rows(params, torch.as_tensor(valid, device=device)))))
             monitor = "valid_regret"
@@ -380,9 +385,13 @@ class DecisionFocusedBase(BaseEstimator):
                 callbacks=callbacks,
                 device=device,
                 verbose=int(self.verbose),
+                callbacks__print_log=print_log(),
                 **net_params,
             )
-            self.net_.fit(features, target)
+            self.net_.initialize()   # its module's size sets the threads
+            with torch_threads(threads_for(self.n_threads, self.batch_size, self.net_.module_,
+                                           layout.n_vars)):
+                self.net_.partial_fit(features, target)
         self.metric_ = getattr(self.net_.criterion_, "metric", None)
         self._record_history()
         return self
@@ -405,8 +414,14 @@ class DecisionFocusedBase(BaseEstimator):
         """The network's raw output on ``X`` (numpy, float64)."""
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        out = forward_in_chunks(self.net_, torch.tensor(X, dtype=torch.float32), CHUNK_SIZE)
+        with self._deciding_threads(X.shape[0]):
+            out = forward_in_chunks(self.net_, as_features(X), CHUNK_SIZE)
         return out.double().cpu()
+
+    def _deciding_threads(self, n_rows):
+        """Torch threads for predicting and deciding ``n_rows`` rows (see ``_threads``)."""
+        return torch_threads(threads_for(self.n_threads, min(n_rows, CHUNK_SIZE),
+                                         self.net_.module_, self.optimizer_.n_vars))
 
     def _decision_parameters(self, X):
         """``theta_hat`` on the scale of the data: what the optimizer decides with."""
@@ -438,16 +453,20 @@ class DecisionFocusedBase(BaseEstimator):
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        params = checked_instance_params(self, params, len(X), "decide")
-        decisions = np.empty((len(X), self.optimizer_.n_vars))
-        for i in range(0, len(X), CHUNK_SIZE):
-            chunk = torch.tensor(X[i:i + CHUNK_SIZE], dtype=torch.float32)
+        params = checked_instance_params(self, params, X.shape[0], "decide")
+        decisions = np.empty((X.shape[0], self.optimizer_.n_vars))
+        with self._deciding_threads(X.shape[0]):
+            self._decide_chunks(X, params, decisions)
+        return decisions
+
+    def _decide_chunks(self, X, params, decisions):
+        for i in range(0, X.shape[0], CHUNK_SIZE):
+            chunk = dense_tensor(X[i:i + CHUNK_SIZE])
             theta_hat = self._link(forward_in_chunks(self.net_, chunk, CHUNK_SIZE).double())
             theta_hat = check_predictions(theta_hat.cpu().numpy() * self.target_scale_, i)
             decisions[i:i + CHUNK_SIZE] = self.optimizer_.solve(
                 check_signs(theta_hat, self.optimizer_, i),
                 **take_rows(params, slice(i, i + CHUNK_SIZE)))
-        return decisions
 
     def score(self, X, y, sample_weight=None, **params):
         """Minus the normalized regret of the decisions on ``X`` (higher is better).

@@ -5,6 +5,7 @@ Used by the decision-focused estimators and by ``PredictThenOptimize``.
 
 import numpy as np
 
+from .._validation import check_numeric
 from ..metrics._regret import normalized_regret_in_chunks
 from ..optimizers._instance import take_rows
 
@@ -44,7 +45,7 @@ def checked_instance_params(estimator, params, n_instances, method):
 
 def regret_score(y, theta_hat, optimizer, params=None):
     """Minus the normalized regret of deciding with ``theta_hat``, ``CHUNK_SIZE`` rows at a time."""
-    y = np.asarray(y, dtype=np.float64) if not hasattr(y, "iloc") else y.to_numpy(float)
+    y = check_numeric(y, "y")
     if y.ndim != 2 or y.shape != theta_hat.shape:
         raise ValueError(f"y must have shape {theta_hat.shape} (n_samples, n_params); "
                          f"got {y.shape}.")

@@ -4,8 +4,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, RegressorMixin, clone
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._validation import check_finite
+from .._validation import check_finite, check_numeric
 from ..optimizers import Optimizer
+from ._regressors import densify_unless_accepted, multi_output
+from ._sparse import check_finite_features
 from ._deciding import (checked_instance_params, item_count, regret_score,
                     request_instance_params, solve_in_chunks)
 
@@ -22,9 +24,12 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     Parameters
     ----------
     regressor : estimator
-        A scikit-learn regressor that predicts ``y`` of shape
-        ``(n_samples, n_params)`` (multi-output), e.g. a random forest; wrap
-        single-output ones in :class:`sklearn.multioutput.MultiOutputRegressor`.
+        A scikit-learn regressor of ``y`` of shape ``(n_samples, n_params)``,
+        e.g. a random forest. One that predicts a single output (gradient
+        boosting, ``SVR``: its ``multi_output`` tag is false) is wrapped in
+        :class:`sklearn.multioutput.MultiOutputRegressor`, one model per
+        parameter. A sparse ``X`` reaches it sparse where it accepts sparse
+        input (its ``input_tags.sparse``), dense otherwise.
     optimizer : Optimizer
         The decision problem.
     per_item : bool, default=False
@@ -35,7 +40,8 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     Attributes
     ----------
     regressor_ : estimator
-        The fitted clone of ``regressor``.
+        The fitted clone of ``regressor`` (inside a ``MultiOutputRegressor``
+        for a single-output one).
     optimizer_ : Optimizer
         The fitted copy of ``optimizer``, sized to the data.
     n_features_in_ : int
@@ -66,6 +72,7 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         tags.target_tags.required = True
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = False
+        tags.input_tags.sparse = True   # passed on sparse, or densified for the regressor
         return tags
 
     def _get_metadata_request(self):
@@ -92,25 +99,26 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         if not isinstance(self.optimizer, Optimizer):
             raise TypeError(f"optimizer must be an skdfl Optimizer; got {self.optimizer!r}.")
         self.optimizer.check_param_names(params)
-        check_finite(np.asarray(y), "y")
+        if y is not None:   # else scikit-learn's own "requires y" error
+            y = check_numeric(y, "y")
+            check_finite(y, "y")
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
-                             ensure_all_finite=False)
-        check_finite(X, "X")
+                             ensure_all_finite=False, accept_sparse="csr")
+        check_finite_features(X, "X")
+        X = densify_unless_accepted(X, self.regressor)
         if y.ndim != 2:
             raise ValueError("y must be 2-D, shape (n_samples, n_params); got shape "
                              f"{y.shape}.")
         self.optimizer_ = clone(self.optimizer).with_n_params(y.shape[1], name="y")
-        self.instance_params_ = tuple(sorted(self.optimizer_.check_params(params, len(X))))
+        self.instance_params_ = tuple(sorted(self.optimizer_.check_params(params, X.shape[0])))
         self.optimizer_.check_theta(y, "y")
-        self.regressor_ = clone(self.regressor)
         if self.per_item:
             n_items = item_count(self.optimizer_, X.shape[1])
             item_y = y.reshape(len(y) * n_items, -1)
             # one parameter per item: a plain single-output target
-            self.regressor_.fit(X.reshape(len(X) * n_items, -1),
-                                item_y[:, 0] if item_y.shape[1] == 1 else item_y)
-        else:
-            self.regressor_.fit(X, y)
+            X, y = _item_rows(X, n_items), item_y[:, 0] if item_y.shape[1] == 1 else item_y
+        self.regressor_ = multi_output(clone(self.regressor), y)
+        self.regressor_.fit(X, y)
         return self
 
     def predict(self, X):
@@ -125,13 +133,14 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         theta_hat : ndarray of shape (n_samples, n_params)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, ensure_all_finite=False)
-        check_finite(X, "X")
+        X = validate_data(self, X, reset=False, ensure_all_finite=False, accept_sparse="csr")
+        check_finite_features(X, "X")
+        X = densify_unless_accepted(X, self.regressor)
         if self.per_item:
             n_items = item_count(self.optimizer_, X.shape[1])
-            flat = self.regressor_.predict(X.reshape(len(X) * n_items, -1))
-            return np.asarray(flat, dtype=np.float64).reshape(len(X), -1)
-        return np.asarray(self.regressor_.predict(X), dtype=np.float64).reshape(len(X), -1)
+            flat = self.regressor_.predict(_item_rows(X, n_items))
+            return np.asarray(flat, dtype=np.float64).reshape(X.shape[0], -1)
+        return np.asarray(self.regressor_.predict(X), dtype=np.float64).reshape(X.shape[0], -1)
 
     def decide(self, X, **params):
         """Decisions of the optimizer on the predicted parameters.
@@ -171,3 +180,9 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         theta_hat = self.predict(X)
         params = checked_instance_params(self, params, len(theta_hat), "score")
         return regret_score(y, theta_hat, self.optimizer_, params)
+
+
+def _item_rows(X, n_items):
+    """One row per item: ``X`` reshaped item-major (sparse stays sparse)."""
+    rows = X.reshape(X.shape[0] * n_items, -1)
+    return rows.tocsr() if hasattr(rows, "tocsr") else rows
