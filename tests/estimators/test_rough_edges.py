@@ -228,3 +228,27 @@ def test_predict_then_optimize_per_item_sparse():
     sparse = PredictThenOptimize(Ridge(), Knapsack([1] * 6, 3), per_item=True)
     sparse.fit(sp.csr_matrix(X), y)
     np.testing.assert_allclose(sparse.predict(sp.csr_matrix(X)), dense.predict(X), atol=1e-6)
+
+
+# -- documentation -----------------------------------------------------------------------------
+
+
+def test_user_guide_snippets_run():
+    import doctest
+    from pathlib import Path
+
+    guide = Path(__file__).resolve().parents[2] / "doc" / "user_guide.rst"
+    result = doctest.testfile(str(guide), module_relative=False, verbose=False,
+                              optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    assert result.attempted >= 10 and result.failed == 0
+
+
+def test_method_table_has_no_stray_bullets():
+    docutils = pytest.importorskip("docutils.core")
+    from docutils import nodes
+
+    from skdfl.methods._registry import method_table_rst
+
+    tree = docutils.publish_doctree(method_table_rst())
+    assert not list(tree.findall(nodes.bullet_list))
+    assert len(list(tree.findall(nodes.row))) > 10
