@@ -22,7 +22,10 @@ What it does
    Each cell is the median over repeated steps within ``--seconds`` (after
    one warm-up step; CUDA is synchronized around each step), in
    milliseconds; ``cpu/cuda`` is the speed-up. The cuda columns say ``-``
-   where there is no GPU. The cpu columns use torch's threads (one per core)
+   where there is no GPU, ``> limit`` where one step (with its warm-up)
+   ran past ``--cell-limit`` seconds (the relaxation on the 30x30 grid on a
+   CPU: its QP over 1740 arcs did not finish one step at batch 32 in 200 s
+   on a busy 2-core machine). The cpu columns use torch's threads (one per core)
    unless ``--threads`` says otherwise; on a busy machine many threads wait
    on each other (the relaxation's step at batch 32 took 5 s with 2 threads
    beside other work, 25 ms with one).
@@ -35,6 +38,7 @@ Run from the repository root (under 5 minutes on a GPU machine)::
 
 import argparse
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -101,6 +105,8 @@ def step_seconds(method, grid, batch, device, budget):
         return time.perf_counter() - start
 
     first = step()   # warm-up (kernels, caches)
+    if first > budget:
+        return first   # a slow step: its one run says enough
     times, spent = [], first
     while spent < budget or not times:
         times.append(step())
@@ -110,6 +116,30 @@ def step_seconds(method, grid, batch, device, budget):
     return statistics.median(times)
 
 
+class CellTimeout(Exception):
+    """A cell ran past ``--cell-limit``."""
+
+
+def _raise_timeout(signum, frame):
+    raise CellTimeout
+
+
+def timed_ms(method, grid, batch, device, budget, limit):
+    """Milliseconds per step, or None when the cell ran past ``limit`` seconds."""
+    signal.signal(signal.SIGALRM, _raise_timeout)
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    try:
+        return 1e3 * step_seconds(method, grid, batch, device, budget)
+    except CellTimeout:
+        return None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _cell(ms):
+    return f"{'> limit':>9}" if ms is None else f"{ms:9.2f}"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
@@ -117,6 +147,8 @@ def main():
     parser.add_argument("--seconds", type=float, default=None,
                         help="timing budget per cell (default 1, quick 0.2)")
     parser.add_argument("--skip-tests", action="store_true", help="only the timings")
+    parser.add_argument("--cell-limit", type=float, default=30.0,
+                        help="seconds after which a cell is abandoned (default 30)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch.set_num_threads(N) for the cpu columns (default: torch's; "
                              "use 1 on a busy machine)")
@@ -144,12 +176,14 @@ def main():
     for grid in grids:
         for batch in (32, 1024):
             for method in METHODS:
-                ms = {d.type: 1e3 * step_seconds(method, grid, batch, d, budget)
+                ms = {d.type: timed_ms(method, grid, batch, d, budget, args.cell_limit)
                       for d in devices}
-                cuda = f"{ms['cuda']:9.2f}" if "cuda" in ms else f"{'-':>9}"
-                ratio = f"{ms['cpu'] / ms['cuda']:9.1f}" if "cuda" in ms else f"{'-':>9}"
+                cuda = _cell(ms["cuda"]) if "cuda" in ms else f"{'-':>9}"
+                ratio = f"{'-':>9}"
+                if ms.get("cuda") and ms["cpu"] is not None:
+                    ratio = f"{ms['cpu'] / ms['cuda']:9.1f}"
                 print(f"{method:<11} {'x'.join(map(str, grid)):>6} {batch:>6} "
-                      f"{ms['cpu']:9.2f} {cuda} {ratio}", flush=True)
+                      f"{_cell(ms['cpu'])} {cuda} {ratio}", flush=True)
     print(f"\ntotal {time.perf_counter() - started:.0f} s"
           + ("" if has_cuda else "; not run on a GPU: the cuda columns are empty"))
 
