@@ -302,8 +302,9 @@ class DecisionFocusedBase(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Features, one decision instance per row.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Features, one decision instance per row. A sparse matrix stays
+            sparse and is densified one batch at a time.
         y : array-like of shape (n_samples, n_params)
             True parameters of each instance's optimization problem.
         **params : array-like of shape (n_samples, ...)

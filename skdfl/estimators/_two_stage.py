@@ -84,7 +84,8 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Sparse only where the regressor accepts it, else densified.
         y : array-like of shape (n_samples, n_params)
             True parameters per instance.
         **params : array-like of shape (n_samples, ...)
