@@ -1,7 +1,8 @@
 """Sphinx configuration of the skdfl documentation.
 
-Build with ``python -m sphinx -b html doc doc/_build/html`` from the
-repository root (add ``-W --keep-going`` to turn warnings into errors).
+Build with ``python -m sphinx -W -b html doc doc/_build/html`` from the
+repository root (``-W``: warnings are errors; add ``-D plot_gallery=0`` to
+skip running the examples for a quick look).
 """
 
 import os
@@ -55,7 +56,11 @@ sphinx_gallery_conf = {
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"skdfl {release}"
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["skdfl.css"]
+# Every page's left sidebar lists the whole site (the theme's default lists only
+# the sub-pages of the current top-level page: nothing on most of ours).
+html_sidebars = {"**": ["sidebar-site-nav.html"]}
 
 
 # -- Hooks -------------------------------------------------------------------

@@ -30,7 +30,6 @@ import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from scipy.stats import spearmanr
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import mean_squared_error
@@ -39,8 +38,6 @@ from skdfl import DecisionFocusedRegressor
 from skdfl.datasets import make_shortest_path
 from skdfl.optimizers import ShortestPath
 
-# The models are tiny: one thread avoids torch's threading overhead.
-torch.set_num_threads(1)
 # Short fixed-length runs are intended here; do not warn that they stopped at max_iter.
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 

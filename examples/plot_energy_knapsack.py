@@ -23,7 +23,6 @@ import time
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 
 from skdfl import DecisionFocusedRegressor
 from skdfl.datasets import load_energy_knapsack
@@ -31,9 +30,6 @@ from skdfl.optimizers import Knapsack
 from skdfl.pipeline import make_pipeline
 from skdfl.preprocessing import PerItemStandardScaler
 
-# Small models and batches of 32 days: one thread avoids torch's thread
-# synchronization, which dominates such tiny operations.
-torch.set_num_threads(1)
 
 energy = load_energy_knapsack()
 train, test = energy.train_mask, ~energy.train_mask

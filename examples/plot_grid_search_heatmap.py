@@ -35,7 +35,6 @@ import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
@@ -43,8 +42,6 @@ from skdfl import DecisionFocusedRegressor
 from skdfl.datasets import make_shortest_path
 from skdfl.optimizers import ShortestPath
 
-# The models are tiny: one thread avoids torch's threading overhead.
-torch.set_num_threads(1)
 # Every fit runs a fixed 10 epochs on purpose; do not warn that it stopped at max_iter.
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 

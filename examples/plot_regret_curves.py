@@ -50,9 +50,6 @@ from skdfl.datasets import make_shortest_path
 from skdfl.metrics import regret
 from skdfl.optimizers import ShortestPath
 
-# The models are tiny: one thread avoids torch's threading overhead, which
-# here costs more than it saves.
-torch.set_num_threads(1)
 
 X, C = make_shortest_path(2000, degree=6, noise_width=0.5, random_state=0)
 X_train, X_test = X[:1000], X[1000:]

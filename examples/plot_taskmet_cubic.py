@@ -68,10 +68,6 @@ from skdfl import DecisionFocusedRegressor
 from skdfl.metrics import regret
 from skdfl.optimizers import KSubset
 
-# The tensors here are tiny (a batch of 32 rows, 20 weights): extra threads
-# only add overhead. On a busy 2-core machine, an earlier version of this
-# script (without taskmet-diag) ran in 39 s with one thread and 355 s with two.
-torch.set_num_threads(1)
 start = time.perf_counter()
 
 K, NOISE = 2, 0.3

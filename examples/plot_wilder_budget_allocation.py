@@ -49,7 +49,6 @@ import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import ShuffleSplit
@@ -59,7 +58,6 @@ from skdfl.datasets import make_budget_allocation
 from skdfl.estimators import PredictThenOptimize
 from skdfl.optimizers import CoverageMaximizer
 
-torch.set_num_threads(1)   # tiny networks: threads only add overhead
 # The networks train for a fixed number of epochs; no need to hear that they could go on.
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 start = time.perf_counter()

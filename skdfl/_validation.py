@@ -98,3 +98,41 @@ def check_option(value, name, options):
     if not isinstance(value, str) or value not in options:
         raise ValueError(f"{name} must be one of {sorted(options)}; got {value!r}.")
     return value
+
+
+def check_numeric(values, name):
+    """``values`` as a float64 ndarray, or a ``ValueError`` naming the first non-number.
+
+    Complex arrays are returned as they are, for scikit-learn's own check.
+
+    Strings are refused even when they spell numbers: a column read as text
+    is a mistake to fix where the data are loaded, not to guess at here.
+
+    Examples
+    --------
+    >>> from skdfl._validation import check_numeric
+    >>> check_numeric([[1, 2.5]], "y")
+    array([[1. , 2.5]])
+    >>> check_numeric([["1.0", "cheap"]], "y")
+    Traceback (most recent call last):
+    ...
+    ValueError: y must hold numbers; got an array of dtype <U5 with '1.0' at index (0, 0).
+    """
+    if hasattr(values, "to_numpy"):   # pandas
+        values = values.to_numpy()
+    array = np.asarray(values)
+    if array.dtype.kind in "biuf":
+        return array.astype(np.float64, copy=False)
+    if array.dtype.kind == "c":
+        return array   # scikit-learn's own check refuses complex data
+    if array.dtype.kind == "O":
+        for index, item in np.ndenumerate(array):
+            if isinstance(item, (str, bytes)) or not isinstance(item, numbers.Real):
+                raise ValueError(f"{name} must hold numbers; got an array of dtype object with "
+                                 f"{item!r} at index {tuple(int(i) for i in index)}.")
+        return array.astype(np.float64)
+    first = array.flat[0] if array.size else None
+    where = " at index " + str((0,) * array.ndim) if array.size else ""
+    shown = first.item() if hasattr(first, "item") else first
+    raise ValueError(f"{name} must hold numbers; got an array of dtype {array.dtype} with "
+                     f"{shown!r}{where}.")

@@ -16,7 +16,7 @@ from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
-from .._validation import check_finite, check_option, check_scalar
+from .._validation import check_finite, check_numeric, check_option, check_scalar
 from ..methods._base import DecisionLoss
 from ..methods._pool import PooledSolver, SolutionPool, check_solve_ratio
 from ..methods._registry import make_loss, resolve_method
@@ -29,13 +29,17 @@ from ._callbacks import DivergenceCheck, ValidationRegret, forward_in_chunks
 from ._decision_targets import (ValidationMismatch, check_decisions, decision_loss,
                                 from_decisions, match_score, resolve_decision_method,
                                 sized_optimizer)
+from ._device import check_device
 from ._deciding import (CHUNK_SIZE, check_predictions, check_signs, checked_instance_params,
                         regret_score, request_instance_params)
 from ._defaults import (default_out_activation, resolve_gamma, resolve_lambd,
                         start_at_mean_target)
 from ._flat_loss import FlatLossCheck
 from ._module import ModuleParamsMixin, build_module, check_module, store_module_params
+from ._printlog import print_log
+from ._sparse import as_features, check_finite_features, dense_tensor
 from ._targets import TargetLayout, pack_target
+from ._threads import check_n_threads, threads_for, torch_threads
 from ._taskmet_net import TaskMetCriterion, TaskMetNet
 from ._weights import check_sample_weight, weighted_mean_abs
 
@@ -111,7 +115,8 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
                  activation="relu", out_activation=None, alpha=0.0,
                  batch_size=32, learning_rate_init=0.01, max_iter=100, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, callbacks=None,
-                 device="cpu", random_state=None, verbose=0, **module__params):
+                 device="cpu", n_threads=None, random_state=None, verbose=0,
+                 **module__params):
         self.optimizer = optimizer
         self.method = method
         self.gamma = gamma
@@ -143,6 +148,7 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
         self.tol = tol
         self.callbacks = callbacks
         self.device = device
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
         store_module_params(self, module__params)   # skorch-style module__* parameters
@@ -150,6 +156,11 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
     def _default_out_activation(self):
         # The link follows where the optimizer's parameters live.
         return default_out_activation(getattr(self, "optimizer_", self.optimizer))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True   # densified one batch at a time
+        return tags
 
     @property
     def _link(self):
@@ -176,6 +187,7 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
         for name in ("alpha", "tol", "cg_damping"):
             check_scalar(getattr(self, name), name, low=0.0)
         check_scalar(self.verbose, "verbose", kind=numbers.Integral, low=0)
+        check_n_threads(self.n_threads)
         check_scalar(self.validation_fraction, "validation_fraction", low=0.0,
                      low_inclusive=False, high=0.99)
         if self.noise is not None:
@@ -198,15 +210,7 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
         return self._torch_device()
 
     def _torch_device(self):
-        try:
-            device = torch.device(self.device)
-        except (RuntimeError, TypeError) as exc:
-            raise ValueError(f"device must name a torch device such as 'cpu' or 'cuda'; "
-                             f"got {self.device!r}.") from exc
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device={self.device!r} was requested but CUDA is not "
-                             "available on this machine; use device='cpu'.")
-        return device
+        return check_device(self.device)
 
     def _extra_callbacks(self):
         if self.callbacks is None:
@@ -224,16 +228,18 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
         return named
 
     def _validate_X(self, X, reset):
-        X = validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite=False)
-        check_finite(X, "X")
+        X = validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite=False,
+                          accept_sparse="csr")
+        check_finite_features(X, "X")
         return X
 
     def _validate_Xy(self, X, y):
         if y is not None:
-            check_finite(np.asarray(y), "y")  # before sklearn's own, terser message
+            y = check_numeric(y, "y")
+            check_finite(y, "y")  # before sklearn's own, terser message
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64,
-                             ensure_all_finite=False)
-        check_finite(X, "X")
+                             ensure_all_finite=False, accept_sparse="csr")
+        check_finite_features(X, "X")
         if y.ndim != 2:
             raise ValueError("y must be 2-D, shape (n_samples, n_params): one row of true "
                              f"parameters per instance; got shape {y.shape}.")
@@ -329,8 +335,9 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Features, one decision instance per row.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Features, one decision instance per row. A sparse matrix stays
+            sparse and is densified one batch at a time.
         y : array-like of shape (n_samples, n_params)
             True parameters of each instance's optimization problem (with
             ``targets="decisions"``: its observed optimal decision, shape
@@ -368,10 +375,10 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
         extra_callbacks = self._extra_callbacks()
         self.optimizer.check_param_names(params)
         X, y = self._validate_Xy(X, y)
-        weights = check_sample_weight(sample_weight, len(X))
+        weights = check_sample_weight(sample_weight, X.shape[0])
         self.optimizer_ = (sized_optimizer(self.optimizer, y) if decisions
                            else clone(self.optimizer).with_n_params(y.shape[1], name="y"))
-        params = self.optimizer_.check_params(params, len(X))
+        params = self.optimizer_.check_params(params, X.shape[0])
         if decisions:
             check_decisions(self.optimizer_, y, params)
         else:
@@ -392,7 +399,7 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
                                           weights))
         self.lambd_ = resolve_lambd(self.lambd, self.method_, self.batch_size)
         target = pack_target(theta, x_true)
-        features = torch.tensor(X, dtype=torch.float32)
+        features = as_features(X)
         params = params_to(params, device)
         row_weights = None if weights is None else torch.as_tensor(weights, device=device)
         layout = TargetLayout(0 if decisions else y.shape[1], x_true.shape[1], params,
@@ -402,23 +409,25 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
                      ("flat_loss", FlatLossCheck(self.method_, self._hyperparameters()))]
         train_split, train_decisions = None, x_true
         if self.early_stopping:
-            train, valid = train_test_split(np.arange(len(X)),
+            train, valid = train_test_split(np.arange(X.shape[0]),
                                             test_size=self.validation_fraction,
                                             random_state=seed)
             if len(train) == 0 or len(valid) == 0:
                 raise ValueError(f"early_stopping needs at least one training and one "
-                                 f"validation instance; got n_samples={len(X)} and "
+                                 f"validation instance; got n_samples={X.shape[0]} and "
                                  f"validation_fraction={self.validation_fraction}.")
             train_split = predefined_split(Dataset(features[valid], target[valid]))
             valid_params = take_rows(params, torch.as_tensor(valid, device=device))
             valid_weights = None if row_weights is None else row_weights[valid]
             if decisions:
                 monitor, validation = "valid_mismatch", ValidationMismatch(
-                    self.optimizer_, features[valid].to(device), x_true[valid].to(device),
+                    self.optimizer_, dense_tensor(features[valid], device),
+                    x_true[valid].to(device),
                     self._link, valid_params, valid_weights)
             else:
                 monitor, validation = "valid_regret", ValidationRegret(
-                    self.optimizer_, features[valid].to(device), theta[valid].to(device),
+                    self.optimizer_, dense_tensor(features[valid], device),
+                    theta[valid].to(device),
                     x_true[valid].to(device), self._link, valid_params, valid_weights)
             callbacks.append((monitor, validation))
             features, target = features[train], target[train]
@@ -452,9 +461,13 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
                 callbacks=callbacks,
                 device=device,
                 verbose=int(self.verbose),
+                callbacks__print_log=print_log(),
                 **net_params,
             )
-            self.net_.fit(features, target)
+            self.net_.initialize()   # its module's size sets the threads
+            with torch_threads(threads_for(self.n_threads, self.batch_size, self.net_.module_,
+                                           layout.n_vars)):
+                self.net_.partial_fit(features, target)
         self.metric_ = getattr(self.net_.criterion_, "metric", None)
         self._record_history(monitor)
         return self
@@ -479,8 +492,14 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
         """The network's raw output on ``X`` (numpy, float64)."""
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        out = forward_in_chunks(self.net_, torch.tensor(X, dtype=torch.float32), CHUNK_SIZE)
+        with self._deciding_threads(X.shape[0]):
+            out = forward_in_chunks(self.net_, as_features(X), CHUNK_SIZE)
         return out.double().cpu()
+
+    def _deciding_threads(self, n_rows):
+        """Torch threads for predicting and deciding ``n_rows`` rows (see ``_threads``)."""
+        return torch_threads(threads_for(self.n_threads, min(n_rows, CHUNK_SIZE),
+                                         self.net_.module_, self.optimizer_.n_vars))
 
     def _decision_parameters(self, X):
         """``theta_hat`` on the scale of the data: what the optimizer decides with."""
@@ -512,16 +531,20 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        params = checked_instance_params(self, params, len(X), "decide")
-        decisions = np.empty((len(X), self.optimizer_.n_vars))
-        for i in range(0, len(X), CHUNK_SIZE):
-            chunk = torch.tensor(X[i:i + CHUNK_SIZE], dtype=torch.float32)
+        params = checked_instance_params(self, params, X.shape[0], "decide")
+        decisions = np.empty((X.shape[0], self.optimizer_.n_vars))
+        with self._deciding_threads(X.shape[0]):
+            self._decide_chunks(X, params, decisions)
+        return decisions
+
+    def _decide_chunks(self, X, params, decisions):
+        for i in range(0, X.shape[0], CHUNK_SIZE):
+            chunk = dense_tensor(X[i:i + CHUNK_SIZE])
             theta_hat = self._link(forward_in_chunks(self.net_, chunk, CHUNK_SIZE).double())
             theta_hat = check_predictions(theta_hat.cpu().numpy() * self.target_scale_, i)
             decisions[i:i + CHUNK_SIZE] = self.optimizer_.solve(
                 check_signs(theta_hat, self.optimizer_, i),
                 **take_rows(params, slice(i, i + CHUNK_SIZE)))
-        return decisions
 
     def score(self, X, y, sample_weight=None, **params):
         """Minus the normalized regret of the decisions on ``X`` (higher is better).

@@ -2,6 +2,8 @@
 
 import torch
 
+from ._sparse import dense_tensor
+
 
 class TensorBatches:
     """Iterate over ``(X, y)`` mini-batches of a skorch ``Dataset`` of tensors.
@@ -15,7 +17,7 @@ class TensorBatches:
     Parameters
     ----------
     dataset : skorch.dataset.Dataset
-        Holds tensors ``X`` and ``y``.
+        Holds tensors ``X`` and ``y`` (``X`` may be sparse rows, densified per batch).
     batch_size : int
         Rows per batch (the last batch may be smaller).
     shuffle : bool, default=False
@@ -36,4 +38,4 @@ class TensorBatches:
         order = torch.randperm(n) if self.shuffle else torch.arange(n)
         for start in range(0, n, self.batch_size):
             index = order[start:start + self.batch_size]
-            yield self.X[index], self.y[index]
+            yield dense_tensor(self.X[index]), self.y[index]

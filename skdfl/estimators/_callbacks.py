@@ -6,6 +6,7 @@ import torch
 from skorch.callbacks import Callback
 
 from ..metrics._regret import decision_regret
+from ._sparse import dense_tensor
 
 
 class ValidationRegret(Callback):
@@ -60,7 +61,7 @@ def forward_in_chunks(net, X, chunk_size=65536):
     module.eval()
     try:
         with torch.no_grad():
-            parts = [module(X[i:i + chunk_size].to(net.device))
+            parts = [module(dense_tensor(X[i:i + chunk_size], net.device))
                      for i in range(0, max(len(X), 1), chunk_size)]
     finally:
         module.train(was_training)

@@ -5,6 +5,7 @@ Used by the decision-focused estimators and by ``PredictThenOptimize``.
 
 import numpy as np
 
+from .._validation import check_numeric
 from ..metrics._regret import normalized_regret_in_chunks
 from ..optimizers._instance import take_rows
 
@@ -47,7 +48,7 @@ def regret_score(y, theta_hat, optimizer, params=None, sample_weight=None):
 
     ``sample_weight``: checked weights (float64, one per row) or None.
     """
-    y = np.asarray(y, dtype=np.float64) if not hasattr(y, "iloc") else y.to_numpy(float)
+    y = check_numeric(y, "y")
     if y.ndim != 2 or y.shape != theta_hat.shape:
         raise ValueError(f"y must have shape {theta_hat.shape} (n_samples, n_params); "
                          f"got {y.shape}.")

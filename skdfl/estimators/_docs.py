@@ -178,7 +178,17 @@ SHARED_PARAMETERS = """optimizer : Optimizer
         Extra ``skorch.callbacks.Callback`` instances (or ``(name, callback)``
         pairs) run during training, e.g. a ``Checkpoint`` or an ``LRScheduler``.
     device : str or torch.device, default="cpu"
-        Where the network is trained and evaluated, e.g. ``"cuda"``.
+        Where the network is trained and evaluated, e.g. ``"cuda"``; a device
+        this machine does not have (``"mps"`` without Apple silicon,
+        ``"cuda:7"`` with fewer GPUs) is refused when fitting.
+    n_threads : int or None, default=None
+        torch intra-op threads used by ``fit``, ``predict``, ``decide`` and
+        ``score``; the caller's setting is restored afterwards. None chooses
+        by the size of the work, ``rows * (network parameters + decision
+        variables)`` per call, about one thread per million multiply-adds,
+        at most ``torch.get_num_threads()``: small networks and batches run
+        on one thread, which is faster than a pool of threads that fork and
+        join on every operator, and steady on a busy machine.
     random_state : int, RandomState instance or None, default=None
         Seed of the weight initialization, the batch order, the validation
         split and the perturbations (drawn from a ``torch.Generator``, never

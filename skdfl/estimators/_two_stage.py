@@ -6,8 +6,10 @@ from sklearn.utils.metadata_routing import (MetadataRouter, MethodMapping, _rout
                                             process_routing)
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
-from .._validation import check_finite
+from .._validation import check_finite, check_numeric
 from ..optimizers import Optimizer
+from ._regressors import densify_unless_accepted, multi_output
+from ._sparse import check_finite_features
 from ._deciding import (checked_instance_params, item_count, regret_score,
                         request_instance_params, solve_in_chunks)
 from ._weights import check_sample_weight
@@ -25,9 +27,12 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     Parameters
     ----------
     regressor : estimator
-        A scikit-learn regressor that predicts ``y`` of shape
-        ``(n_samples, n_params)`` (multi-output), e.g. a random forest; wrap
-        single-output ones in :class:`sklearn.multioutput.MultiOutputRegressor`.
+        A scikit-learn regressor of ``y`` of shape ``(n_samples, n_params)``,
+        e.g. a random forest. One that predicts a single output (gradient
+        boosting, ``SVR``: its ``multi_output`` tag is false) is wrapped in
+        :class:`sklearn.multioutput.MultiOutputRegressor`, one model per
+        parameter. A sparse ``X`` reaches it sparse where it accepts sparse
+        input (its ``input_tags.sparse``), dense otherwise.
     optimizer : Optimizer
         The decision problem.
     per_item : bool, default=False
@@ -38,7 +43,8 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     Attributes
     ----------
     regressor_ : estimator
-        The fitted clone of ``regressor``.
+        The fitted clone of ``regressor`` (inside a ``MultiOutputRegressor``
+        for a single-output one).
     optimizer_ : Optimizer
         The fitted copy of ``optimizer``, sized to the data.
     n_features_in_ : int
@@ -69,6 +75,7 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         tags.target_tags.required = True
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = False
+        tags.input_tags.sparse = True   # passed on sparse, or densified for the regressor
         return tags
 
     def _get_metadata_request(self):
@@ -115,7 +122,8 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Sparse only where the regressor accepts it, else densified.
         y : array-like of shape (n_samples, n_params)
             True parameters per instance.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -135,31 +143,31 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         if not isinstance(self.optimizer, Optimizer):
             raise TypeError(f"optimizer must be an skdfl Optimizer; got {self.optimizer!r}.")
         self.optimizer.check_param_names(params)
-        check_finite(np.asarray(y), "y")
+        if y is not None:   # else scikit-learn's own "requires y" error
+            y = check_numeric(y, "y")
+            check_finite(y, "y")
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
-                             ensure_all_finite=False)
-        check_finite(X, "X")
+                             ensure_all_finite=False, accept_sparse="csr")
+        check_finite_features(X, "X")
+        X = densify_unless_accepted(X, self.regressor)
         if y.ndim != 2:
             raise ValueError("y must be 2-D, shape (n_samples, n_params); got shape "
                              f"{y.shape}.")
         self.optimizer_ = clone(self.optimizer).with_n_params(y.shape[1], name="y")
-        self.instance_params_ = tuple(sorted(self.optimizer_.check_params(params, len(X))))
+        self.instance_params_ = tuple(sorted(self.optimizer_.check_params(params, X.shape[0])))
         self.optimizer_.check_theta(y, "y")
         if sample_weight is not None:
-            sample_weight = check_sample_weight(sample_weight, len(X))
+            sample_weight = check_sample_weight(sample_weight, X.shape[0])
         fit_params = self._regressor_fit_params(sample_weight)
-        self.regressor_ = clone(self.regressor)
         if self.per_item:
             n_items = item_count(self.optimizer_, X.shape[1])
             item_y = y.reshape(len(y) * n_items, -1)
             if fit_params.get("sample_weight") is not None:
                 fit_params["sample_weight"] = np.repeat(fit_params["sample_weight"], n_items)
             # one parameter per item: a plain single-output target
-            self.regressor_.fit(X.reshape(len(X) * n_items, -1),
-                                item_y[:, 0] if item_y.shape[1] == 1 else item_y,
-                                **fit_params)
-        else:
-            self.regressor_.fit(X, y, **fit_params)
+            X, y = _item_rows(X, n_items), item_y[:, 0] if item_y.shape[1] == 1 else item_y
+        self.regressor_ = multi_output(clone(self.regressor), y)
+        self.regressor_.fit(X, y, **fit_params)
         return self
 
     def predict(self, X):
@@ -174,13 +182,14 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         theta_hat : ndarray of shape (n_samples, n_params)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, ensure_all_finite=False)
-        check_finite(X, "X")
+        X = validate_data(self, X, reset=False, ensure_all_finite=False, accept_sparse="csr")
+        check_finite_features(X, "X")
+        X = densify_unless_accepted(X, self.regressor)
         if self.per_item:
             n_items = item_count(self.optimizer_, X.shape[1])
-            flat = self.regressor_.predict(X.reshape(len(X) * n_items, -1))
-            return np.asarray(flat, dtype=np.float64).reshape(len(X), -1)
-        return np.asarray(self.regressor_.predict(X), dtype=np.float64).reshape(len(X), -1)
+            flat = self.regressor_.predict(_item_rows(X, n_items))
+            return np.asarray(flat, dtype=np.float64).reshape(X.shape[0], -1)
+        return np.asarray(self.regressor_.predict(X), dtype=np.float64).reshape(X.shape[0], -1)
 
     def decide(self, X, **params):
         """Decisions of the optimizer on the predicted parameters.
@@ -220,3 +229,9 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         params = checked_instance_params(self, params, len(theta_hat), "score")
         weights = check_sample_weight(sample_weight, len(theta_hat))
         return regret_score(y, theta_hat, self.optimizer_, params, weights)
+
+
+def _item_rows(X, n_items):
+    """One row per item: ``X`` reshaped item-major (sparse stays sparse)."""
+    rows = X.reshape(X.shape[0] * n_items, -1)
+    return rows.tocsr() if hasattr(rows, "tocsr") else rows

@@ -1,0 +1,151 @@
+"""The README's quick start on a quiet machine and beside two busy processes.
+
+What is measured
+----------------
+The code of the README's quick start, as a user runs it::
+
+    X, C = make_shortest_path(1000, degree=4, noise_width=0.5, random_state=0)
+    est = DecisionFocusedRegressor(ShortestPath(grid=(5, 5)), method="spo+")
+    est.fit(X[:800], C[:800])
+    paths = est.decide(X[800:])
+    GridSearchCV(est.set_params(method="dbb"), {"lambd": [1, 10, 100]}, cv=5).fit(X, C)
+
+(plus ``random_state=0`` so that every run does the same work), each run in a
+fresh Python process, timed from the first line to the last (imports not
+counted), under two thread settings:
+
+- ``auto``: the estimators' default ``n_threads=None``, which chooses by the
+  size of the work (one thread for this linear model and these batches);
+- ``torch``: ``n_threads=torch.get_num_threads()``, torch's default of one
+  thread per core: what the estimators did before ``n_threads``.
+
+and two machine states:
+
+- ``quiet``: nothing else running (run this script alone);
+- ``busy``: two background Python processes that spin a core each for the
+  whole run (started before and stopped after each timed run).
+
+Columns: median wall seconds over ``--repeats`` runs, ``busy/quiet`` (the
+target: at most 2 for ``auto``), and the speed-up of ``auto`` over ``torch``
+in each state. ``--quick`` times a smaller job (200 instances, 5 epochs, a
+2-fold search over two values) for a look in about a minute; its numbers are
+not the target's.
+
+Run from the repository root::
+
+    python benchmarks/threads.py                 # the quick start, 3 repeats
+    python benchmarks/threads.py --quick --repeats 1
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+#: The job each timed process runs; QUICK_START_SIZE etc. are filled in below.
+JOB = """
+import json, sys, time, warnings
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
+from skdfl import DecisionFocusedRegressor
+from skdfl.datasets import make_shortest_path
+from skdfl.optimizers import ShortestPath
+
+warnings.filterwarnings("ignore", category=ConvergenceWarning)
+n_threads = None if sys.argv[1] == "auto" else torch.get_num_threads()
+n, epochs, lambdas, folds = {size}, {epochs}, {lambdas}, {folds}
+start = time.perf_counter()
+X, C = make_shortest_path(n, degree=4, noise_width=0.5, random_state=0)
+train = int(0.8 * n)
+est = DecisionFocusedRegressor(ShortestPath(grid=(5, 5)), method="spo+", max_iter=epochs,
+                               n_threads=n_threads, random_state=0)
+est.fit(X[:train], C[:train])
+paths = est.decide(X[train:])
+GridSearchCV(est.set_params(method="dbb"), {{"lambd": lambdas}}, cv=folds).fit(X, C)
+print(json.dumps({{"seconds": time.perf_counter() - start,
+                  "torch_threads": torch.get_num_threads()}}))
+"""
+
+FULL = dict(size=1000, epochs=100, lambdas=[1, 10, 100], folds=5)
+QUICK = dict(size=200, epochs=5, lambdas=[1, 10], folds=2)
+
+#: A background process that keeps one core busy until it is stopped.
+SPIN = "while True:\n    pass\n"
+
+
+def run_job(setting, job):
+    """Seconds of one run of the job in a fresh process, and torch's thread count there."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-c", job, setting], capture_output=True, text=True,
+                         env=env, check=False)
+    if out.returncode:
+        raise RuntimeError(f"the job failed ({setting}):\n{out.stderr}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return result["seconds"], result["torch_threads"]
+
+
+class BusyProcesses:
+    """Start ``n`` processes that spin a core each; stop exactly those on exit."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __enter__(self):
+        self.procs = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(self.n)]
+        time.sleep(0.5)   # let them reach full speed
+        return self
+
+    def __exit__(self, *exc):
+        for proc in self.procs:
+            proc.kill()
+            proc.wait()
+        return False
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a smaller job, about a minute")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per cell (median)")
+    parser.add_argument("--busy", type=int, default=2, help="background spinning processes")
+    args = parser.parse_args()
+    job = JOB.format(**(QUICK if args.quick else FULL))
+    cores = os.cpu_count()
+    print(f"cores: {cores}, load average before: {os.getloadavg()[0]:.2f}, "
+          f"job: {'quick' if args.quick else 'README quick start'}, "
+          f"repeats: {args.repeats}, busy processes: {args.busy}", flush=True)
+
+    seconds, threads = {}, {}
+    for state in ("quiet", "busy"):
+        for setting in ("auto", "torch"):
+            runs = []
+            for _ in range(args.repeats):
+                if state == "busy":
+                    with BusyProcesses(args.busy):
+                        runs.append(run_job(setting, job))
+                else:
+                    runs.append(run_job(setting, job))
+            seconds[state, setting] = statistics.median(r[0] for r in runs)
+            threads[setting] = runs[0][1]
+            print(f"  {state:<5} {setting:<5} {seconds[state, setting]:8.1f} s", file=sys.stderr,
+                  flush=True)
+
+    print(f"\n{'threads':<26} {'quiet s':>8} {'busy s':>8} {'busy/quiet':>11}")
+    labels = {"auto": "auto (n_threads=None)",
+              "torch": f"torch default ({threads['torch']})"}
+    for setting in ("auto", "torch"):
+        quiet, busy = seconds["quiet", setting], seconds["busy", setting]
+        print(f"{labels[setting]:<26} {quiet:8.1f} {busy:8.1f} {busy / quiet:11.2f}")
+    for state in ("quiet", "busy"):
+        print(f"speed-up of auto over torch's default, {state}: "
+              f"{seconds[state, 'torch'] / seconds[state, 'auto']:.2f}x")
+    ratio = seconds["busy", "auto"] / seconds["quiet", "auto"]
+    print(f"target busy/quiet <= 2 for auto: {'yes' if ratio <= 2 else 'NO'} ({ratio:.2f})")
+
+
+if __name__ == "__main__":
+    main()
