@@ -20,6 +20,8 @@ EXPECTED_FAILED_CHECKS = {
     "check_sample_weights_not_an_array": LABELS_REASON,
     "check_sample_weights_shape": LABELS_REASON,
     "check_sample_weights_not_overwritten": LABELS_REASON,
+    "check_estimator_sparse_array": LABELS_REASON,
+    "check_estimator_sparse_matrix": LABELS_REASON,
     "check_classifiers_one_label_sample_weights": LABELS_REASON,
     "check_classifiers_one_label": (
         "a column of y with a single label is a valid binary parameter (a target nobody "
