@@ -42,8 +42,7 @@ _TOL = 1e-10        # stop when an accepted ascent step moves no coordinate furt
 _MAX_ITER = 5000    # ascent iterations before giving up (with a ConvergenceWarning)
 _STEP_GROW = 2.0    # step factor after an accepted step (and 1 / factor after a rejected one)
 _STEP_MAX = 1e4     # largest step length ``s * max|g|`` (keeps the projection exact to ~1e-12)
-_NEWTON_MOVE = 1e-4  # propose a Newton step once gradient steps are this small on a stable face
-_NEWTON_WAIT = 16   # gradient steps before the next proposal after a refused one
+_NEWTON_WAIT = 4    # gradient steps before the next proposal after a refused one
 _NEWTON_TRUST = 1e-6  # Newton steps this short are taken without checking the gain
 _PINV_RTOL = 1e-10  # eigenvalues below this fraction of the largest are dropped (KKT solves)
 _SUM_TOL = 1e-9     # sum(x) >= k - _SUM_TOL counts as an active budget
@@ -300,7 +299,8 @@ def _newton(x, theta, w, k, gamma, grad):
     face = _Face(x, theta, w, k, gamma)
     step = face.solve(-grad, k - x.sum(1))
     new = x + step
-    inside = ((new >= 0) & (new <= 1)).all(1)
+    # Where the budget is slack the face ignores it: the step must not overspend it.
+    inside = ((new >= 0) & (new <= 1)).all(1) & (new.sum(1) <= k + _SUM_TOL)
     return new, face.definite & inside
 
 
@@ -341,13 +341,14 @@ def ascend(theta, w, k, gamma):
     vertex) finish in a few iterations, and the bound keeps the rounding of
     ``x + s g`` far below ``_TOL``.
 
-    Once an instance's free items stay the same and its steps are small
-    (``_NEWTON_MOVE``), a Newton step on that face is proposed (exact
-    Hessian) and taken when the face's KKT matrix shows a strict local
-    maximum, the point stays in the box and the objective does not decrease
+    Whenever an accepted step keeps an instance's free items, a Newton step
+    on that face is proposed (exact Hessian) and taken when the face's KKT
+    matrix shows a strict local maximum, the point stays feasible (box and
+    budget) and the objective does not decrease
     (or the step is within ``_NEWTON_TRUST``, where that gain is lost in
-    rounding); this turns the linear convergence of gradient steps on ill-conditioned
-    faces into a few iterations.
+    rounding); a refused proposal waits ``_NEWTON_WAIT`` gradient steps. This
+    turns the linear convergence of gradient steps on ill-conditioned faces
+    into a few iterations.
 
     An instance stops when an accepted gradient step moves no coordinate by
     more than ``_TOL``; since ``||x - P(x + s g)||`` grows with ``s``, the
@@ -385,7 +386,7 @@ def ascend(theta, w, k, gamma):
                   >= (move * move).sum(1) / (2.0 * step)) | (step <= min_step)
         trial_free = (trial > 0) & (trial < 1)
         size = move.abs().amax(1)
-        settled = accept & (trial_free == free).all(1) & (size <= _NEWTON_MOVE) & (wait <= 0)
+        settled = accept & (trial_free == free).all(1) & (wait <= 0)
         x = torch.where(accept.unsqueeze(1), trial, x)
         value = torch.where(accept, trial_value, value)
         grad = torch.where(accept.unsqueeze(1), trial_grad, grad)
