@@ -38,7 +38,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 _TILT = 1e-6        # relative tilt of the starting point, against ties of identical items
-_TOL = 1e-10        # stop when an accepted ascent step moves no coordinate further
+_TOL = 1e-10        # stop when a trial ascent step moves no coordinate further
 _MAX_ITER = 5000    # ascent iterations before giving up (with a ConvergenceWarning)
 _STEP_GROW = 2.0    # step factor after an accepted step (and 1 / factor after a rejected one)
 _STEP_MAX = 1e4     # largest step length ``s * max|g|`` (keeps the projection exact to ~1e-12)
@@ -350,8 +350,8 @@ def ascend(theta, w, k, gamma):
     turns the linear convergence of gradient steps on ill-conditioned faces
     into a few iterations.
 
-    An instance stops when an accepted gradient step moves no coordinate by
-    more than ``_TOL``; since ``||x - P(x + s g)||`` grows with ``s``, the
+    An instance stops when a trial gradient step (accepted or not: its
+    step is at least ``1 / L``) moves no coordinate by more than ``_TOL``; since ``||x - P(x + s g)||`` grows with ``s``, the
     fixed-point residual ``||x - P(x + g / L)||`` is then below ``_TOL`` as
     well. A last Newton step on the face of the final point (same
     safeguards) takes it from within ``_TOL`` to rounding of the stationary
@@ -395,7 +395,7 @@ def ascend(theta, w, k, gamma):
         step = torch.where(accept, (step * _STEP_GROW).minimum(longest),
                            (step / _STEP_GROW).maximum(min_step))
         wait = wait - 1
-        done = accept & (size <= _TOL)
+        done = size <= _TOL     # ||x - P(x + s g)|| grows with s >= 1 / L
         # Newton on a settled face, and once more on every finished instance with
         # free items: gradient steps stop within _TOL, Newton then lands at rounding.
         rows = torch.nonzero((settled | done) & free.any(1))[:, 0]
