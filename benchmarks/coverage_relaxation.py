@@ -21,6 +21,14 @@ Columns: seconds per epoch of each method, and their ratio. Target (issue
 read: both sides run side by side in one process, so a loaded machine
 slows them alike, but absolute seconds are noisy.
 
+Measured (``--quick``, 2 shared cores under a load of about 4, so noisy;
+seconds per relaxation epoch, ratio to two-stage): before the Newton and
+stopping changes of December 2026 1.50 / 1.24 / 0.55 s (63x / 39x / 26x),
+after them 0.92 / 1.12 / 0.47 s (58x / 39x / 17x) for budget 30x60 / 30x100
+/ recommendation. The 5x target is not met: the ascent still takes tens of
+small-tensor iterations per batch (see the module docstring of
+``skdfl.optimizers._coverage_relax``).
+
 Run ``python benchmarks/coverage_relaxation.py --help`` for the options;
 ``--quick`` (fewer samples and epochs) runs in well under a minute.
 """
