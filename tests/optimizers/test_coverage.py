@@ -578,6 +578,28 @@ def test_relax_gradient_is_finite_on_a_singular_face():
     assert torch.isfinite(flat.grad).all()
 
 
+@pytest.mark.parametrize("gamma", [0.3, 0.6, 1.0])
+def test_ldl_face_has_the_inertia_and_solution_of_the_eigendecomposition(gamma):
+    # The ascent's Newton steps factor the face's KKT matrix by LDL'; its test of a strict
+    # local maximum (the inertia of D) and its solve must agree with eigh's.
+    theta, w = random_problem(3, 64, 7, 5, sparsity=0.7)
+    th = torch.as_tensor(theta)
+    rng = np.random.default_rng(1)
+    x = torch.as_tensor(rng.uniform(size=(64, 7)))
+    x[:16, :2] = 0.0                             # faces with fixed items, and a binding budget
+    x[16:32, 2] = 1.0
+    x[32:48] *= (3.0 / x[32:48].sum(1, keepdim=True)).clamp(max=1.0)
+    w = torch.as_tensor(w)
+    exact = kernel._Face(x, th, w, 3, gamma)
+    fast = kernel._Face(x, th, w, 3, gamma, exact=False)
+    assert exact.definite.any() and not exact.definite.all()
+    torch.testing.assert_close(fast.definite, exact.definite)
+    rhs, rhs_sum = torch.as_tensor(rng.normal(size=(64, 7))), torch.as_tensor(rng.normal(size=64))
+    rows = exact.definite
+    torch.testing.assert_close(fast.solve(rhs, rhs_sum)[rows], exact.solve(rhs, rhs_sum)[rows],
+                               rtol=1e-8, atol=1e-10)
+
+
 def test_relax_gradient_at_a_vertex_is_zero():
     opt = CoverageMaximizer(k=1, n_items=2, n_targets=2)
     theta = torch.tensor([[0.8, 0.0, 0.0, 0.6]], dtype=torch.float64, requires_grad=True)
