@@ -62,12 +62,18 @@ print("tile costs:", dict(zip(maps.tile_names, maps.tile_costs)))
 # passes rows of flattened pixels; the module restores the images. Three
 # convolutions with max pooling take each 8x8-pixel cell to one position of a
 # 12x12 grid, and a 1x1 convolution gives its cost.
+#
+# From paths alone the costs are known only up to a positive factor
+# (multiplying every cost changes no path), so for those fits the network
+# returns positive costs of mean 1 per map (``module__normalize=True``):
+# without a fixed scale, ``"dbb"`` drifts its predictions towards 0, where the
+# softplus output saturates and learning stops.
 
 
 class TerrainCNN(torch.nn.Module):
-    def __init__(self, grid=12, tile_size=8, channels=8):
+    def __init__(self, grid=12, tile_size=8, channels=8, normalize=False):
         super().__init__()
-        self.side = grid * tile_size
+        self.side, self.normalize = grid * tile_size, normalize
         self.features = torch.nn.Sequential(
             torch.nn.Conv2d(3, channels, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
             torch.nn.Conv2d(channels, 2 * channels, 3, padding=1), torch.nn.ReLU(),
@@ -78,7 +84,11 @@ class TerrainCNN(torch.nn.Module):
 
     def forward(self, X):
         images = X.view(-1, 3, self.side, self.side)
-        return self.head(self.features(images)).flatten(1)
+        scores = self.head(self.features(images)).flatten(1)
+        if not self.normalize:
+            return scores
+        costs = torch.nn.functional.softplus(scores)     # positive costs of mean 1 per map
+        return costs / costs.mean(1, keepdim=True)
 
 
 def share_optimal(decisions, costs):
@@ -100,9 +110,11 @@ runs = {"imle": "decisions", "dbb": "decisions", "fy": "decisions",
 shares, models = {}, {}
 for method, targets in runs.items():
     y = maps.paths[train] if targets == "decisions" else maps.target[train]
+    from_paths = targets == "decisions"
     est = DecisionFocusedRegressor(
         optimizer, method=method, targets=targets, module=TerrainCNN,
-        module__grid=GRID, module__tile_size=TILE, out_activation="softplus",
+        module__grid=GRID, module__tile_size=TILE, module__normalize=from_paths,
+        out_activation="identity" if from_paths else "softplus",
         learning_rate_init=3e-3, max_iter=4, n_iter_no_change=None, random_state=0)
     est.fit(X_train, y)
     models[method] = est
