@@ -114,8 +114,9 @@ class ShortestPath(Optimizer):
     makes the decision optimal for other costs than the objective's where
     a cost is negative. ``theta_domain`` stays ``"nonnegative"`` either way
     (the default output link is softplus). ``relax`` clips too. The batch
-    is solved at once by Bellman-Ford rounds over ``(height, width, batch)`` tables (each cell takes its
-    cheapest neighbour through shifted views) until no distance changes,
+    is solved at once by Bellman-Ford rounds over ``(height, width,
+    batch)`` tables (each cell takes its cheapest neighbour through shifted
+    views) until no distance changes,
     then traced back from every target together; ties go to the first
     neighbour in the order north-west, north, north-east, west, east,
     south-west, south, south-east (4 moves: north, west, east, south).
