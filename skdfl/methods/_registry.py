@@ -194,8 +194,8 @@ def method_table_rst():
     """The user guide's method table (reStructuredText), from the registry."""
     rows = [("``method``", "needs", "in a sentence")]
     rows += [(f'``"{m.name}"``', m.needs, m.summary) for m in METHOD_TABLE]
-    rows.append(('``"auto"``', "-", '``"spo+"`` for linear problems (``"fy-mul"`` where only '
-                 'non-negative parameters solve exactly), else ``"relaxation"``'))
+    rows.append(('``"auto"``', "-", '``"spo+"`` (linear, any sign), ``"fy-mul"`` (linear, '
+                 'costs >= 0), else ``"relaxation"``'))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     rule = "  ".join("=" * w for w in widths)
     lines = [rule, "  ".join(c.ljust(w) for c, w in zip(rows[0], widths)).rstrip(), rule]
