@@ -19,7 +19,7 @@ from skorch.helper import predefined_split
 from .._validation import check_finite, check_numeric, check_option, check_scalar
 from ..methods._base import DecisionLoss
 from ..methods._pool import PooledSolver, SolutionPool, check_solve_ratio
-from ..methods._registry import make_loss, resolve_method
+from ..methods._registry import make_loss, resolve_method, task_loss_method
 from ..methods._taskmet import METRICS, ConditionalMetric, DiagonalMetric
 from ..nn._modules import ACTIVATIONS
 from ..optimizers import Optimizer
@@ -317,7 +317,7 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
             solver = self._solver(pool, layout, device, seed)
             return _PackedTargetLoss(loss, layout, self._link, solver), NeuralNet, {}
         try:
-            task_method = resolve_method("auto", self.optimizer_)
+            task_method = task_loss_method(self.optimizer_)
         except ValueError as exc:
             raise ValueError(f"method 'taskmet' needs a linear optimizer or one with a "
                              f"relaxation for its task loss; {type(self.optimizer_).__name__} "

@@ -32,7 +32,8 @@ def from_decisions(estimator):
 
 
 def resolve_decision_method(estimator):
-    """The method that trains from decisions: ``"auto"`` is ``"fy"``; others are refused."""
+    """The method that trains from decisions (``"auto"``: ``"fy"``, or ``"fy-mul"`` if signed
+    parameters are not solved exactly); methods that need the true parameters are refused."""
     method = estimator.method
     if isinstance(method, DecisionLoss):
         if method.needs_parameters and not isinstance(method, DecisionRegret):
@@ -42,13 +43,16 @@ def resolve_decision_method(estimator):
                 "needs_parameters = False if it reads only x_true, or use "
                 "targets='parameters'.")
         return method.method_name or type(method).__name__
-    name = DECISION_METHODS[0] if method == "auto" else resolve_method(method,
-                                                                       estimator.optimizer_)
+    if method == "auto":     # "fy", or "fy-mul" where only non-negative costs solve exactly
+        name = "fy" if estimator.optimizer_.any_sign else "fy-mul"
+    else:
+        name = resolve_method(method, estimator.optimizer_)
     if name not in DECISION_METHODS:
         raise ValueError(
             f"targets='decisions' trains from the observed decisions only, and method "
             f"{name!r} needs the true parameters; use one of {list(DECISION_METHODS)} "
-            "(or 'auto', which is 'fy'), or give the true parameters with "
+            "(or 'auto', which is 'fy', or 'fy-mul' where only non-negative parameters solve "
+            "exactly), or give the true parameters with "
             "targets='parameters'.")
     return name
 

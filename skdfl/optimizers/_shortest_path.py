@@ -53,6 +53,22 @@ class ShortestPath(Optimizer):
         With ``costs="cells"``, the neighbours a path may step to: the 4
         sharing a side, or all 8 (also diagonally; the default). ``None``
         with ``costs="arcs"``.
+    negative_costs : {"raise", "clip"}, default="raise"
+        With ``costs="cells"``, what a solve does with negative cell costs.
+        ``"raise"``: solve them exactly where no cycle of moves costs less
+        than zero, else raise a ``ValueError`` (see the notes). ``"clip"``
+        (an explicit opt-in): the solve treats every negative cell cost as
+        0, so the decision is optimal for ``max(theta, 0)``; ``objective``
+        still scores it with the given costs. ``any_sign`` is then True and
+        the perturbation methods (``"spo+"``, ``"dbb"``, ``"imle"``,
+        ``"fy"``) accept the problem. This is what the reference codes of
+        blackbox differentiation (its backward pass solves at
+        ``np.maximum(weights + lambda * grad, 0)``) and of I-MLE's Warcraft
+        experiments (``np.maximum(w, 0)`` before Dijkstra) do with their
+        perturbed costs. Where the costs themselves are non-negative (true
+        costs, and predictions through a softplus output) clipping changes
+        nothing, so their decisions and regret are unaffected; only the
+        shifted or noisy costs a method solves at internally are clipped.
 
     Attributes
     ----------
@@ -83,7 +99,8 @@ class ShortestPath(Optimizer):
     bounds of 0.
 
     Costs on cells (``costs="cells"``): the moves between neighbouring cells
-    form a graph with cycles, so ``any_sign`` is False. Negative costs are
+    form a graph with cycles, so ``any_sign`` is False (True with
+    ``negative_costs="clip"``). Negative costs are
     still solved exactly as long as no cycle of moves has a negative total,
     which holds exactly when every two neighbouring cells cost at least zero
     together (a cycle's cost is half the sum of the pairs along it); then a
@@ -91,12 +108,15 @@ class ShortestPath(Optimizer):
     (stepping back and forth between two such cells lowers the cost without
     end; a cheapest simple path is NP-hard) ``solve`` and ``check_theta``
     raise a ``ValueError`` naming the first such row and pair of cells.
-    Negative costs are never clipped: the reference codes of blackbox
-    differentiation and I-MLE clip their perturbed costs at zero before
-    their Dijkstra solver, which would make the decision optimal for other
-    costs than the objective's. The batch is solved at once by Bellman-Ford
-    rounds over ``(height, width, batch)`` tables (each cell takes its
-    cheapest neighbour through shifted views) until no distance changes,
+    Negative costs are clipped only with ``negative_costs="clip"`` (never
+    silently): the reference codes of blackbox differentiation and I-MLE
+    clip their perturbed costs at zero before their Dijkstra solver, which
+    makes the decision optimal for other costs than the objective's where
+    a cost is negative. ``theta_domain`` stays ``"nonnegative"`` either way
+    (the default output link is softplus). ``relax`` clips too. The batch
+    is solved at once by Bellman-Ford rounds over ``(height, width,
+    batch)`` tables (each cell takes its cheapest neighbour through shifted
+    views) until no distance changes,
     then traced back from every target together; ties go to the first
     neighbour in the order north-west, north, north-east, west, east,
     south-west, south, south-east (4 moves: north, west, east, south).
@@ -138,6 +158,20 @@ class ShortestPath(Optimizer):
            [0., 0., 1.]])
     >>> cells.objective(x, cost.reshape(1, -1))
     array([4.])
+
+    A negative cost raises a ``ValueError`` where two neighbouring cells
+    cost less than zero together; with ``negative_costs="clip"`` the solve
+    treats it as 0 and the objective keeps it.
+
+    >>> clip = ShortestPath(grid=(3, 3), costs="cells", negative_costs="clip")
+    >>> signed = np.array([[1.0, -5.0, 9.0], [1.0, 9.0, 1.0], [9.0, 1.0, 1.0]])
+    >>> x = clip.solve(signed.reshape(1, -1))
+    >>> x.reshape(3, 3)
+    array([[1., 1., 0.],
+           [0., 0., 1.],
+           [0., 0., 1.]])
+    >>> clip.objective(x, signed.reshape(1, -1)), clip.any_sign
+    (array([-2.]), True)
     """
 
     sense = "minimize"
@@ -145,13 +179,14 @@ class ShortestPath(Optimizer):
     instance_params = ("source", "target", "arc_mask")
 
     def __init__(self, grid=None, *, edges=None, source=None, target=None, costs="arcs",
-                 moves=None):
+                 moves=None, negative_costs="raise"):
         self.grid = grid
         self.edges = edges
         self.source = source
         self.target = target
         self.costs = costs
         self.moves = moves
+        self.negative_costs = negative_costs
 
     @property
     def graph(self):
@@ -165,15 +200,27 @@ class ShortestPath(Optimizer):
 
     @property
     def any_sign(self):
-        """Exact for costs of either sign only on a graph without cycles."""
+        """Exact for costs of either sign only on a graph without cycles.
+
+        With ``costs="cells"`` and ``negative_costs="clip"``, True: every
+        sign is solved (negative costs as 0).
+        """
         if self.cell_grid is not None:
-            return False
+            return self._clips
         return self.graph.is_dag
 
     @property
     def theta_domain(self):
         """Costs of either sign on a graph without cycles, else non-negative costs."""
+        if self.cell_grid is not None:
+            return "nonnegative"
         return "real" if self.any_sign else "nonnegative"
+
+    @property
+    def _clips(self):
+        """Whether solves clip negative cell costs at 0 (``negative_costs="clip"``)."""
+        return self._cached("clips", lambda: self.cell_grid is not None and check_option(
+            self.negative_costs, "negative_costs", ("raise", "clip")) == "clip")
 
     @property
     def arcs(self):
@@ -193,7 +240,13 @@ class ShortestPath(Optimizer):
         return self.n_params
 
     def _build_cell_grid(self):
+        negative = check_option(self.negative_costs, "negative_costs", ("raise", "clip"))
         if check_option(self.costs, "costs", ("arcs", "cells")) == "arcs":
+            if negative != "raise":
+                raise ValueError("negative_costs='clip' applies to costs='cells'; with arc "
+                                 "costs a graph without cycles solves every sign exactly and "
+                                 "one with a cycle needs non-negative costs; got "
+                                 f"negative_costs={self.negative_costs!r}.")
             if self.moves is not None:
                 raise ValueError("moves applies to costs='cells'; the arcs of grid= go east "
                                  "and south (PyEPO's grid), and edges= lists its own; got "
@@ -258,7 +311,8 @@ class ShortestPath(Optimizer):
     def check_theta(self, theta, name="theta"):
         theta = theta_values(theta, name)
         if self.cell_grid is not None:
-            raise_negative_cycle(self.cell_grid, theta, name)
+            if not self._clips:
+                raise_negative_cycle(self.cell_grid, theta, name)
             return
         if not self.graph.is_dag and bool((theta < 0).any()):
             raise ValueError(
@@ -295,7 +349,10 @@ class ShortestPath(Optimizer):
         if target is None:
             target = torch.full((batch,), self.n_params - 1, dtype=torch.long,
                                 device=theta.device)
-        used, _ = cell_paths(self.cell_grid, theta.to(torch.float64), source.to(theta.device),
+        costs = theta.to(torch.float64)
+        if self._clips:
+            costs = costs.clamp(min=0.0)          # negative_costs="clip", opted in
+        used, _ = cell_paths(self.cell_grid, costs, source.to(theta.device),
                              target.to(theta.device))
         return used.to(theta.dtype)
 
@@ -383,6 +440,8 @@ class ShortestPath(Optimizer):
         # the source); as for MixedIntegerProgram's decision_map, the
         # quadratic term is on the flows (for a path, on all but its source).
         grid, device = self.cell_grid, theta.device
+        if self._clips:
+            theta = theta.clamp(min=0.0)          # as the solve does (negative_costs="clip")
         program = self._cached("flow_program", grid.flow_program)
         heads = self._cached(("move_heads", device_key(device)), lambda: torch.as_tensor(
             grid.arcs()[:, 1], dtype=torch.long, device=device))

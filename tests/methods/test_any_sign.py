@@ -7,7 +7,6 @@ import torch
 from skdfl import DecisionFocusedRegressor
 from skdfl.methods import (IMLE, BlackboxDifferentiation, BlackboxRegret, ImleRegret,
                            PerturbedFenchelYoung, SPOPlus)
-from skdfl.methods._registry import resolve_method
 from skdfl.optimizers import ShortestPath
 
 CYCLIC = dict(edges=[(0, 1), (1, 2), (2, 0), (1, 3), (0, 3), (3, 2)], source=0, target=2)
@@ -41,16 +40,15 @@ def test_negative_predictions_on_a_graph_with_a_cycle_name_the_link():
             call(X_far)
 
 
-def test_auto_picks_the_relaxation_on_a_graph_with_a_cycle():
-    assert resolve_method("auto", ShortestPath(**CYCLIC)) == "relaxation"
-    assert resolve_method("auto", ShortestPath(grid=(2, 2))) == "spo+"
+def test_auto_picks_fy_mul_on_a_graph_with_a_cycle():
+    # (the rule itself: tests/methods/test_auto.py)
     rng = np.random.default_rng(0)
     X, C = rng.normal(size=(40, 3)), rng.uniform(0.5, 2.0, size=(40, 6))
     est = DecisionFocusedRegressor(ShortestPath(**CYCLIC), out_activation="softplus",
                                    max_iter=2, random_state=0)
     with pytest.warns(Warning):
         est.fit(X, C)
-    assert est.method_ == "relaxation" and est.decide(X).shape == (40, 6)
+    assert est.method_ == "fy-mul" and est.decide(X).shape == (40, 6)
     assert (est.predict(X) > 0).all() and est.score(X, C) <= 0
     with pytest.raises(ValueError, match="method 'spo\\+' solves at shifted or noisy"):
         DecisionFocusedRegressor(ShortestPath(**CYCLIC), method="spo+", max_iter=2).fit(X, C)

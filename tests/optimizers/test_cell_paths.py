@@ -169,6 +169,56 @@ def test_negative_cycle_raises_naming_row_and_cells():
     assert_is_cheapest_path(x[1], costs[2], 3, 3, 8)
 
 
+# ---------------------------------------------------------------- negative_costs="clip"
+
+@pytest.mark.parametrize("moves", [4, 8])
+def test_clip_solves_the_clipped_costs_as_networkx(moves):
+    rng = np.random.default_rng(11 + moves)
+    height, width = 4, 5
+    clip = ShortestPath(grid=(height, width), costs="cells", moves=moves,
+                        negative_costs="clip")
+    raising = ShortestPath(grid=(height, width), costs="cells", moves=moves)
+    assert clip.any_sign and not raising.any_sign
+    assert clip.theta_domain == raising.theta_domain == "nonnegative"
+    costs = rng.normal(0.5, 1.5, (12, clip.n_params))    # many negative cycles
+    costs[0] = -1.0                                     # all negative: every path costs 0
+    with pytest.raises(ValueError, match="negative cycle"):
+        raising.solve(costs)
+    clip.check_theta(costs)                             # accepted: it clips
+    x = clip.solve(costs)
+    for row in range(len(costs)):
+        assert_is_cheapest_path(x[row], np.maximum(costs[row], 0.0), height, width, moves)
+    # objective scores with the given costs, not the clipped ones
+    np.testing.assert_allclose(clip.objective(x, costs), (x * costs).sum(1))
+    # training code's direct call clips too, and non-negative costs are solved as before
+    np.testing.assert_array_equal(clip._solve(torch.as_tensor(costs)).numpy(), x)
+    positive = np.abs(costs)
+    np.testing.assert_array_equal(clip.solve(positive), raising.solve(positive))
+
+
+def test_clip_relax_tends_to_the_clipped_path():
+    clip = ShortestPath(grid=(3, 3), costs="cells", negative_costs="clip")
+    costs = torch.tensor([[1.0, -4.0, 9.0, 1.0, 9.0, 1.0, 9.0, 1.0, 1.0]], dtype=torch.float64)
+    relaxed = clip.relax(costs, 1e-3)
+    np.testing.assert_allclose(relaxed.numpy(), clip.solve(costs).numpy(), atol=1e-3)
+
+
+def test_clip_lets_perturbation_methods_train():
+    from skdfl.methods import BlackboxRegret, ImleRegret, PerturbedFenchelYoung, SPOPlus
+    raising = ShortestPath(grid=(3, 3), costs="cells")
+    clip = ShortestPath(grid=(3, 3), costs="cells", negative_costs="clip")
+    theta_hat = torch.rand(4, 9, dtype=torch.float64, requires_grad=True)
+    theta = torch.rand(4, 9, dtype=torch.float64) + 0.5
+    x = clip.solve(theta)
+    for make in (SPOPlus, BlackboxRegret, ImleRegret, PerturbedFenchelYoung):
+        with pytest.raises(ValueError, match="solves exactly only non-negative"):
+            make(raising)
+        loss = make(clip)(theta_hat, theta, x)
+        loss.backward()
+        assert torch.isfinite(theta_hat.grad).all()
+        theta_hat.grad = None
+
+
 def test_negative_cycle_pairs_match_brute_force():
     rng = np.random.default_rng(3)
     for moves in (4, 8):
@@ -272,6 +322,9 @@ def test_arc_grid_unchanged_by_the_option():
     (dict(grid=(1, 1), costs="cells"), "at least two cells"),
     (dict(grid=(3, 0), costs="cells"), "positive integers"),
     (dict(grid=(3, 3), costs="cells", source=1), "source and target are fixed by grid"),
+    (dict(grid=(3, 3), costs="cells", negative_costs="zero"),
+     r"negative_costs must be one of \['clip', 'raise'\]"),
+    (dict(grid=(3, 3), negative_costs="clip"), "negative_costs='clip' applies to costs='cells'"),
 ])
 def test_bad_constructor_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -1,0 +1,266 @@
+"""Terrain maps (12x12): a small CNN learns paths from images, from decisions or from costs.
+
+The setting of the Warcraft shortest-path experiments (Vlastelica et al.
+2020; Niepert et al. 2021, I-MLE, Table 2) on skdfl's procedurally drawn
+terrain maps (``skdfl.datasets.make_terrain_shortest_path``): each map is a
+96x96 RGB image of 12x12 cells of five tile types with fixed costs, and the
+decision is the cheapest 8-neighbour path from the top-left cell to the
+bottom-right one (``ShortestPath(grid=(12, 12), costs="cells")``).
+
+What is measured
+----------------
+For each seed, ``make_terrain_shortest_path(n_train + n_test, grid=12,
+random_state=seed)`` is split into training and test maps. ``TerrainCNN``
+below (three 3x3 convolutions with max pooling down to the 12x12 cells, a
+1x1 convolution to one cost per cell; passed as ``module=TerrainCNN`` with
+``module__*`` parameters) is trained by ``DecisionFocusedRegressor`` with
+Adam (learning rate 1e-3, batch size 32, ``lambd="auto"``) for a fixed
+number of epochs (no early stopping):
+
+- from the observed paths only (``targets="decisions"``, y = 0/1 cells of
+  the optimal paths): ``imle``, ``dbb`` (both through a Hamming loss on the
+  decisions, as in the I-MLE paper) and ``fy``; for imle and dbb the
+  network outputs positive costs of mean 1 per map
+  (``module__normalize=True``: from paths the costs are known only up to a
+  positive factor, and the Hamming loss does not see it);
+- from the true cell costs: ``spo+`` (softplus output) and ``two-stage``
+  (squared error).
+
+The optimizer is ``ShortestPath(grid=(12, 12), costs="cells",
+negative_costs="clip")``: the perturbation methods solve at shifted or
+noisy costs that can be negative, and, as in the reference codes of
+blackbox differentiation and I-MLE, such costs are treated as 0. The
+network's output is positive (softplus), so the decisions scored below are
+never clipped.
+
+- **optimal %**: the share of test maps whose predicted path (solved with
+  the predicted costs) is optimal under the true costs: its true cost is
+  within ``1e-6`` (relative) of the optimum. Path costs are compared, not
+  the 0/1 paths: ties between equally cheap paths are common with five
+  tile costs. Mean over the seeds, with a 95% t-interval (``mean +-
+  t(0.975, n_seeds - 1) * sd / sqrt(n_seeds)``).
+- **seconds**: mean wall time of one fit.
+
+The paper's Table 2 (Warcraft 12x12, accuracy = share of optimal paths) is
+not reproduced here from memory: see ``PAPER_NOTE``.
+
+Target (issue 17): imle's share >= dbb's minus 2 points.
+
+Pilots behind the settings (one seed, 500 train / 200 test maps, 8 epochs
+unless said; optimal % of the test maps; measured on a loaded machine):
+
+- learning rate 3e-3: imle 68.0, dbb 14.5 (it diverged: 57 at 4 epochs on
+  200 maps), fy 17.5 (on costs of mean 1), spo+ 85.0, two-stage 40.5;
+- learning rate 1e-3: imle 60.5, dbb 67.5, fy 18.0 (on costs of mean 1);
+  imle with lambd 10: 60.0, with 30: 57.5 (dbb with 30: 66.5);
+- fy on raw scores through a softplus: 63.0 (learning rate 3e-3); on costs
+  of mean 1 with sigma 0.1: 60.5 (1e-3);
+- without costs of mean 1 (softplus output; 200 maps, 4 epochs), dbb's
+  predictions fell to about 1e-5 and 5% of its paths were optimal.
+
+Usage::
+
+    python benchmarks/terrain.py            # 1000 train / 200 test maps, 10 epochs, 3 seeds
+    python benchmarks/terrain.py --quick    # 300 / 100 maps, 6 epochs, 3 seeds (~2-3 min)
+"""
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy import stats
+
+from _common import format_table, progress_log, verdict
+from skdfl import DecisionFocusedRegressor
+from skdfl.datasets import make_terrain_shortest_path
+from skdfl.optimizers import ShortestPath
+
+GRID = 12
+TILE_SIZE = 8
+
+#: What we could (not) look up of the paper's Table 2.
+PAPER_NOTE = (
+    "Niepert et al. (NeurIPS 2021), Table 2, Warcraft 12x12: the table itself could not be "
+    "found in the reference material available to us, so its numbers are not quoted here. "
+    "A third-party leaderboard lists I-MLE at 97.2% accuracy on 'Warcraft' shortest paths, "
+    "without the grid size; the paper reports I-MLE comparable to or above BB (blackbox "
+    "differentiation). Their maps are real Warcraft II tiles with a ResNet18 backbone; "
+    "ours are procedurally drawn and the CNN is small: compare the ordering, not the level.")
+
+
+class TerrainCNN(torch.nn.Module):
+    """Map images (flattened rows) to one cost per cell.
+
+    Three 3x3 convolutions, each followed by ReLU and 2x2 max pooling (the
+    last one adaptive, to the grid), take a ``tile_size``-pixel cell to one
+    position; a 1x1 convolution then gives the cell's cost.
+
+    Parameters
+    ----------
+    grid : int
+        Cells per side.
+    tile_size : int
+        Pixels per cell side.
+    channels : int
+        Channels of the first convolution (then twice as many).
+    normalize : bool
+        Return positive costs of mean 1 per map (softplus, divided by the
+        map's mean) instead of raw scores. From paths alone the costs are
+        identified only up to a positive factor (scaling every cost changes
+        no decision); fixing the scale keeps the network from drifting
+        along it. Without it, dbb drove its predictions towards 0 (where
+        the softplus output saturates and learning stops) and found 5% of
+        the optimal paths in a pilot (200 maps, 4 epochs) against 57% with
+        it.
+    """
+
+    def __init__(self, grid=GRID, tile_size=TILE_SIZE, channels=16, normalize=False):
+        super().__init__()
+        self.side, self.normalize = grid * tile_size, normalize
+        width = 2 * channels
+        self.features = torch.nn.Sequential(
+            torch.nn.Conv2d(3, channels, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+            torch.nn.Conv2d(channels, width, 3, padding=1), torch.nn.ReLU(),
+            torch.nn.MaxPool2d(2),
+            torch.nn.Conv2d(width, width, 3, padding=1), torch.nn.ReLU(),
+            torch.nn.AdaptiveMaxPool2d(grid))
+        self.head = torch.nn.Conv2d(width, 1, 1)
+
+    def forward(self, X):
+        images = X.view(-1, 3, self.side, self.side)
+        scores = self.head(self.features(images)).flatten(1)
+        if not self.normalize:
+            return scores
+        costs = torch.nn.functional.softplus(scores)
+        return costs / costs.mean(1, keepdim=True)
+
+
+#: (label, method, targets, normalize): decisions-only methods first. imle and
+#: dbb learn through a Hamming loss, blind to the scale of the costs: their
+#: network returns costs of mean 1 per map. fy's noise sets a scale of its
+#: own (its loss falls as the costs grow against the noise), and spo+ and
+#: two-stage learn the costs themselves: raw scores through a softplus.
+METHODS = (
+    ("imle", "imle", "decisions", True),
+    ("dbb", "dbb", "decisions", True),
+    ("fy", "fy", "decisions", False),
+    ("spo+", "spo+", "parameters", False),
+    ("two-stage", "two-stage", "parameters", False),
+)
+
+
+@dataclass
+class Run:
+    label: str
+    seed: int
+    optimal: float
+    seconds: float
+
+
+def optimal_share(optimizer, decisions, costs, rtol=1e-6):
+    """Share of rows whose decision costs the optimum under ``costs`` (relative tolerance)."""
+    best = optimizer.objective(optimizer.solve(costs), costs)
+    cost = optimizer.objective(decisions, costs)
+    return float(np.mean(cost <= best + rtol * np.abs(best)))
+
+
+def make_estimator(method, targets, normalize, optimizer, args, seed):
+    # normalize: positive costs of mean 1 per map from the module itself
+    # (see TerrainCNN); otherwise raw scores through the softplus output.
+    return DecisionFocusedRegressor(
+        optimizer, method=method, targets=targets, module=TerrainCNN,
+        module__grid=GRID, module__tile_size=TILE_SIZE, module__channels=args.channels,
+        module__normalize=normalize, out_activation="identity" if normalize else "softplus",
+        batch_size=args.batch_size,
+        learning_rate_init=args.learning_rate, max_iter=args.epochs, n_iter_no_change=None,
+        random_state=seed, **({"lambd": args.lambd} if args.lambd is not None else {}))
+
+
+def run(args, log):
+    optimizer = ShortestPath(grid=(GRID, GRID), costs="cells", negative_costs="clip")
+    runs = []
+    for seed in range(args.seeds):
+        maps = make_terrain_shortest_path(args.n_train + args.n_test, grid=GRID,
+                                          tile_size=TILE_SIZE, random_state=seed)
+        train, test = slice(0, args.n_train), slice(args.n_train, None)
+        X_test, C_test = maps.data[test], maps.target[test]
+        for label, method, targets, normalize in METHODS:
+            if args.methods and label not in args.methods:
+                continue
+            y = maps.paths[train] if targets == "decisions" else maps.target[train]
+            est = make_estimator(method, targets, normalize, optimizer, args, seed)
+            start = time.perf_counter()
+            est.fit(maps.data[train], y)
+            seconds = time.perf_counter() - start
+            share = optimal_share(optimizer, est.decide(X_test), C_test)
+            runs.append(Run(label, seed, share, seconds))
+            log(f"seed {seed} {label:10s} optimal {100 * share:5.1f}%  {seconds:6.1f} s")
+    return runs
+
+
+def interval(values):
+    """Mean and the half-width of its 95% t-interval."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return float(values.mean()), float("nan")
+    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+    return float(values.mean()), float(half)
+
+
+def report(runs):
+    rows, means = [], {}
+    for label, _, targets, _ in METHODS:
+        mine = [r for r in runs if r.label == label]
+        if not mine:
+            continue
+        mean, half = interval([100 * r.optimal for r in mine])
+        means[label] = mean
+        rows.append({"method": label, "trained from": "paths" if targets == "decisions"
+                     else "costs", "optimal %": f"{mean:.1f} +- {half:.1f}",
+                     "seeds": str(len(mine)),
+                     "seconds": f"{np.mean([r.seconds for r in mine]):.1f}"})
+    print(format_table(rows, left=("method", "trained from")))
+    print()
+    held = (means["imle"] >= means["dbb"] - 2.0) if {"imle", "dbb"} <= set(means) else None
+    print(f"target: imle's optimal % >= dbb's minus 2 points: {verdict(held)}")
+    print()
+    print(PAPER_NOTE)
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="300 train / 100 test maps, 6 epochs (about 2-3 minutes)")
+    parser.add_argument("--n-train", type=int, default=None)
+    parser.add_argument("--n-test", type=int, default=None)
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--channels", type=int, default=16)
+    parser.add_argument("--lambd", type=float, default=None,
+                        help="dbb/imle smoothing (default: the estimator's 'auto')")
+    parser.add_argument("--methods", nargs="*", default=None,
+                        help=f"a subset of {[m[0] for m in METHODS]}")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    args = parser.parse_args(argv)
+    sizes = (300, 100, 6) if args.quick else (1000, 200, 10)
+    args.n_train = args.n_train or sizes[0]
+    args.n_test = args.n_test or sizes[1]
+    args.epochs = args.epochs or sizes[2]
+    return args
+
+
+def main(argv=None):
+    args = parse(argv)
+    log = progress_log(args.quiet)
+    log(f"{args.n_train} train / {args.n_test} test maps, {args.epochs} epochs, "
+        f"{args.seeds} seed(s)")
+    report(run(args, log))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
