@@ -392,7 +392,9 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
             theta, x_true = None, torch.as_tensor(y)
         else:
             theta = torch.as_tensor(y / self.target_scale_)
-            x_true = self.optimizer_._solve(theta, **params)
+            with torch_threads(threads_for(self.n_threads, min(len(y), CHUNK_SIZE), None,
+                                           self.optimizer_.n_vars)):
+                x_true = self.optimizer_._solve(theta, **params)
         # decisions train no relaxation (refused), so "auto" has no costs to read there
         self.gamma_ = (1.0 if decisions and self.gamma == "auto"
                        else resolve_gamma(self.gamma, self.optimizer_, theta, x_true, params,
@@ -580,7 +582,8 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
         theta_hat = check_signs(self._decision_parameters(X), self.optimizer_)
         params = checked_instance_params(self, params, len(theta_hat), "score")
         weights = check_sample_weight(sample_weight, len(theta_hat))
-        return regret_score(y, theta_hat, self.optimizer_, params, weights)
+        with self._deciding_threads(len(theta_hat)):   # its solves too, not only the forward
+            return regret_score(y, theta_hat, self.optimizer_, params, weights)
 
 
 def _silent(*args, **kwargs):
