@@ -35,6 +35,17 @@ Run from the repository root::
 
     python benchmarks/threads.py                 # the quick start, 3 repeats
     python benchmarks/threads.py --quick --repeats 1
+
+Measured (2 cores, 2026-12-02, ``--repeats 1``, nothing else running)::
+
+    threads                     quiet s   busy s  busy/quiet
+    auto (n_threads=None)          29.4     59.6        2.02
+    torch default (2)              32.5    332.6       10.24
+
+Auto is 5.6x faster than torch's default on the busy machine. For scale, a
+pure-Python loop on this machine runs 1.51x slower beside the same two
+spinning processes (three runnable processes on two cores), so 1.5 is the
+floor of the ratio; the last half-step above it was not traced.
 """
 
 import argparse
