@@ -20,6 +20,7 @@ EXPECTED_FAILED_CHECKS = {
     "check_sample_weights_not_an_array": LABELS_REASON,
     "check_sample_weights_shape": LABELS_REASON,
     "check_sample_weights_not_overwritten": LABELS_REASON,
+    "check_sample_weights_pandas_series": LABELS_REASON,
     "check_estimator_sparse_array": LABELS_REASON,
     "check_estimator_sparse_matrix": LABELS_REASON,
     "check_classifiers_one_label_sample_weights": LABELS_REASON,
