@@ -7,6 +7,7 @@ what came, so that a user can fix the call without reading the source.
 import numbers
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 
@@ -15,11 +16,18 @@ def check_finite(values, name):
 
     Parameters
     ----------
-    values : ndarray or Tensor
-        The array to check.
+    values : ndarray, Tensor or scipy sparse matrix
+        The array to check (of a sparse matrix, its stored entries).
     name : str
         The argument's name, used in the message.
     """
+    if sp.issparse(values):
+        coo = sp.coo_matrix(values)
+        bad = ~np.isfinite(coo.data)
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            _raise_not_finite(name, int(bad.sum()), (int(coo.row[first]), int(coo.col[first])))
+        return
     if isinstance(values, torch.Tensor):
         bad = ~torch.isfinite(values)
         if bool(bad.any()):

@@ -37,7 +37,7 @@ from ._defaults import (default_out_activation, resolve_gamma, resolve_lambd,
 from ._flat_loss import FlatLossCheck
 from ._module import ModuleParamsMixin, build_module, check_module, store_module_params
 from ._printlog import print_log
-from ._sparse import as_features, check_finite_features, dense_tensor
+from ._sparse import as_features, dense_tensor
 from ._targets import TargetLayout, pack_target
 from ._threads import check_n_threads, threads_for, torch_threads
 from ._taskmet_net import TaskMetCriterion, TaskMetNet
@@ -230,7 +230,7 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
     def _validate_X(self, X, reset):
         X = validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite=False,
                           accept_sparse="csr")
-        check_finite_features(X, "X")
+        check_finite(X, "X")
         return X
 
     def _validate_Xy(self, X, y):
@@ -239,7 +239,7 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
             check_finite(y, "y")  # before sklearn's own, terser message
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64,
                              ensure_all_finite=False, accept_sparse="csr")
-        check_finite_features(X, "X")
+        check_finite(X, "X")
         if y.ndim != 2:
             raise ValueError("y must be 2-D, shape (n_samples, n_params): one row of true "
                              f"parameters per instance; got shape {y.shape}.")

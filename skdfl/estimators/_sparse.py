@@ -8,8 +8,6 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from .._validation import check_finite
-
 
 class SparseRows:
     """Rows of a CSR matrix that index like a tensor and densify when moved to a device.
@@ -66,17 +64,3 @@ def dense_tensor(X, device=None):
     if not isinstance(X, torch.Tensor):
         X = torch.as_tensor(np.asarray(X), dtype=torch.float32)
     return X if device is None else X.to(device)
-
-
-def check_finite_features(X, name="X"):
-    """Raise ``ValueError`` naming the first NaN or inf of dense or sparse ``X``."""
-    if not sp.issparse(X):
-        return check_finite(X, name)
-    coo = sp.coo_matrix(X)
-    bad = ~np.isfinite(coo.data)
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"{name} must contain only finite values (no NaN or inf); got {int(bad.sum())} "
-            f"non-finite entries, the first at index ({int(coo.row[first])}, "
-            f"{int(coo.col[first])}).")

@@ -9,7 +9,6 @@ from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validat
 from .._validation import check_finite, check_numeric
 from ..optimizers import Optimizer
 from ._regressors import densify_unless_accepted, multi_output
-from ._sparse import check_finite_features
 from ._deciding import (checked_instance_params, item_count, regret_score,
                         request_instance_params, solve_in_chunks)
 from ._weights import check_sample_weight
@@ -148,7 +147,7 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
             check_finite(y, "y")
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
                              ensure_all_finite=False, accept_sparse="csr")
-        check_finite_features(X, "X")
+        check_finite(X, "X")
         X = densify_unless_accepted(X, self.regressor)
         if y.ndim != 2:
             raise ValueError("y must be 2-D, shape (n_samples, n_params); got shape "
@@ -183,7 +182,7 @@ class PredictThenOptimize(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, ensure_all_finite=False, accept_sparse="csr")
-        check_finite_features(X, "X")
+        check_finite(X, "X")
         X = densify_unless_accepted(X, self.regressor)
         if self.per_item:
             n_items = item_count(self.optimizer_, X.shape[1])
