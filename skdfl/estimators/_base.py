@@ -88,13 +88,8 @@ class _PackedTargetLoss(torch.nn.Module):
         self.solver = solver
 
     def forward(self, output, target):
-        theta, x_true, params = self.layout.unpack(target)
         theta_hat = output if getattr(self.loss, "takes_logits", False) else self.link(output)
-        weight = self.layout.row_weights(target)
-        if weight is not None:
-            return self.loss.weighted_loss(weight, theta_hat, theta, x_true, self.solver,
-                                           **params)
-        return self.loss.batch_loss(theta_hat, theta, x_true, self.solver, **params)
+        return self.layout.batch_loss(self.loss, theta_hat, target, self.solver)
 
 
 class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):

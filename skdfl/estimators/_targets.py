@@ -60,6 +60,14 @@ class TargetLayout:
             return None
         return self.weights[target[:, -1].long().to(self.weights.device)]
 
+    def batch_loss(self, loss, theta_hat, target, solver):
+        """``loss`` on a batch of packed targets: weighted by its rows' weights where given."""
+        theta, x_true, params = self.unpack(target)
+        weight = self.row_weights(target)
+        if weight is not None:
+            return loss.weighted_loss(weight, theta_hat, theta, x_true, solver, **params)
+        return loss.batch_loss(theta_hat, theta, x_true, solver, **params)
+
 
 def _device_of(params):
     return next(iter(params.values())).device

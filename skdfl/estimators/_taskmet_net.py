@@ -37,13 +37,8 @@ class TaskMetCriterion(torch.nn.Module):
         self.link = link
 
     def forward(self, output, target):
-        theta, x_true, params = self.layout.unpack(target)
-        row_weights = self.layout.row_weights(target)
-        if row_weights is not None:
-            return self.task_loss.weighted_loss(row_weights, self.link(output), theta, x_true,
-                                                self.task_loss.optimizer, **params)
-        return self.task_loss.batch_loss(self.link(output), theta, x_true,
-                                         self.task_loss.optimizer, **params)
+        return self.layout.batch_loss(self.task_loss, self.link(output), target,
+                                      self.task_loss.optimizer)
 
     def prediction_loss(self, output, target, weights):
         theta_hat, theta = self.link(output), target[:, :self.layout.n_params]
