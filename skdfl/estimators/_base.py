@@ -35,6 +35,7 @@ from ._deciding import (CHUNK_SIZE, check_predictions, check_signs, checked_inst
 from ._defaults import (default_out_activation, resolve_gamma, resolve_lambd,
                         start_at_mean_target)
 from ._flat_loss import FlatLossCheck
+from ._links import OUT_ACTIVATIONS
 from ._module import ModuleParamsMixin, build_module, check_module, store_module_params
 from ._printlog import print_log
 from ._sparse import as_features, dense_tensor
@@ -46,31 +47,6 @@ from ._weights import check_sample_weight, weighted_mean_abs
 #: Estimator parameters a method may read (see ``skdfl.methods._registry``).
 METHOD_HYPERPARAMETERS = ("gamma", "lambd", "noise", "tau", "n_samples", "sigma",
                           "finite_difference")
-
-
-def _identity(output):
-    return output
-
-
-class _ClipToUnit(torch.autograd.Function):
-    """Clamp to [0, 1] in the forward pass, pass gradients straight through."""
-
-    @staticmethod
-    def forward(ctx, output):
-        return output.clamp(0.0, 1.0)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad
-
-
-def _clip(output):
-    return _ClipToUnit.apply(output)
-
-
-#: Output activations: the link from the network's output to ``theta_hat``.
-OUT_ACTIVATIONS = {"identity": _identity, "sigmoid": torch.sigmoid, "clip": _clip,
-                   "softplus": torch.nn.functional.softplus}
 
 
 class _PackedTargetLoss(torch.nn.Module):
