@@ -1,5 +1,16 @@
+import os
+
 import pytest
 import torch
+from hypothesis import settings
+
+# The suite draws the same hypothesis examples on every run, so that CI's
+# verdict does not depend on the draw (a rare degenerate example found at
+# random once failed an unrelated run). To explore new examples, run with
+# HYPOTHESIS_PROFILE=explore.
+settings.register_profile("reproducible", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "reproducible"))
 
 
 @pytest.fixture(autouse=True, scope="session")
