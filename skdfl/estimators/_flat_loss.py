@@ -56,14 +56,14 @@ class FlatLossCheck(Callback):
 
     def _reset(self):
         self.batches_ = 0
-        self.moved_ = None      # a 0-d bool tensor: any non-zero gradient this epoch
+        self.moved_ = None      # any non-zero gradient this epoch: True, or a 0-d bool tensor
         self.loss_ = 0.0
 
     def on_epoch_begin(self, net, **kwargs):
         self._reset()
 
     def on_grad_computed(self, net, named_parameters, training=False, **kwargs):
-        if not training:
+        if not training or self.moved_ is True:
             return
         norms = [p.grad.detach().abs().amax() for _, p in named_parameters
                  if p.grad is not None and p.grad.numel()]
@@ -71,6 +71,9 @@ class FlatLossCheck(Callback):
             return
         moved = torch.stack(norms).amax() > 0
         self.moved_ = moved if self.moved_ is None else self.moved_ | moved
+        if self.moved_.device.type == "cpu":
+            # Read at no cost on the host: once it moved, the epoch needs no more checks.
+            self.moved_ = bool(self.moved_) or None
         self.batches_ += 1
 
     def on_batch_end(self, net, training=None, loss=None, **kwargs):

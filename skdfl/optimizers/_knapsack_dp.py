@@ -17,6 +17,7 @@ the pass.
   weight (a gather).
 """
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -375,27 +376,43 @@ def _shared_item_pass(values, weights, rooms, dims):
     table at fixed offsets (no copy, no mask; an item that does not fit in
     some dimension is skipped). The batch runs along the last axis, so that
     these views hold long contiguous runs. Three tensor operations per
-    item, the table and the item's "taken" table written in place.
+    item, the table and the item's "taken" table written in place; the
+    views' sizes and offsets are planned once per weights, table and batch.
     """
     batch, n = values.shape
     best = values.new_zeros(*[c + 1 for c in dims], batch)
     # One allocation for every item's "taken" table (an item that never fits is never taken).
     taken = torch.zeros(n, *best.shape, dtype=torch.bool, device=values.device)
+    stride, views, shifts = _item_views(tuple(map(tuple, weights.t().tolist())), dims, batch)
     columns = values.t().unbind(0)
-    stride, layer = best.stride(), taken.stride(0)
-    for j, w in enumerate(weights.t().tolist()):        # plain ints: no tensor reads per item
-        if all(map(int.__le__, w, dims)):
-            size = (*[c + 1 - wk for wk, c in zip(w, dims)], batch)
-            shift = sum(wk * s for wk, s in zip(w, stride))
-            target = best.as_strided(size, stride, shift)
-            shifted = best.as_strided(size, stride, 0) + columns[j]
-            # Taken only where it strictly helps (ties keep the lighter choice).
-            torch.gt(shifted, target, out=taken.as_strided(size, stride, j * layer + shift))
-            torch.maximum(target, shifted, out=target)
-    strides = torch.tensor(stride[:-1], device=values.device)
-    shifts = (weights.to(strides.device) * strides[:, None]).sum(0)      # (n,)
-    position = (rooms * strides).sum(1) + torch.arange(batch, device=values.device)
+    for j, size, shift, taken_offset in views:
+        target = best.as_strided(size, stride, shift)
+        shifted = best.as_strided(size, stride, 0) + columns[j]
+        # Taken only where it strictly helps (ties keep the lighter choice).
+        torch.gt(shifted, target, out=taken.as_strided(size, stride, taken_offset))
+        torch.maximum(target, shifted, out=target)
+    position = ((rooms * rooms.new_tensor(stride[:-1])).sum(1)
+                + torch.arange(batch, device=values.device))
+    shifts = torch.tensor(shifts, device=values.device)
     return _trace_items(values, taken.reshape(n, -1), position, shifts.expand(batch, -1))
+
+
+@functools.lru_cache(maxsize=64)
+def _item_views(weights, dims, batch):
+    """The strided views of ``_shared_item_pass`` for items ``weights`` (n tuples of d ints).
+
+    Returns the table's strides, ``(j, size, offset, taken offset)`` for
+    every item ``j`` that fits, and every item's flat shift (its weight
+    read through the strides).
+    """
+    shape = (*[c + 1 for c in dims], batch)
+    stride = tuple(int(np.prod(shape[k + 1:])) for k in range(len(shape)))
+    layer = int(np.prod(shape))
+    shifts = [sum(wk * s for wk, s in zip(w, stride)) for w in weights]
+    views = tuple((j, (*[c + 1 - wk for wk, c in zip(w, dims)], batch), shift, j * layer + shift)
+                  for j, (w, shift) in enumerate(zip(weights, shifts))
+                  if all(map(int.__le__, w, dims)))
+    return stride, views, shifts
 
 
 def _item_pass(values, weights, rooms, dims):
@@ -436,6 +453,8 @@ def _trace_items(values, memory, position, shifts):
     by ``shifts[:, j]``, the item's flat weight. One read (``take``) and one
     update of the positions per item.
     """
+    if position.device.type == "cpu":
+        return _trace_items_on_host(values, memory, position, shifts)
     chosen = []
     for table, shift in zip(reversed(memory), reversed(shifts.t().unbind(0))):
         taken = table.take(position)
@@ -444,3 +463,16 @@ def _trace_items(values, memory, position, shifts):
     if not chosen:
         return values.new_zeros(values.shape)
     return torch.stack(chosen[::-1], dim=1).to(values.dtype)
+
+
+def _trace_items_on_host(values, memory, position, shifts):
+    """``_trace_items`` in numpy, for tables in host memory: the walk is two
+    tiny operations per item, where numpy's call costs a third of torch's."""
+    position = position.numpy().copy()
+    shifts = shifts.numpy()
+    chosen = np.zeros(values.shape[::-1], dtype=bool)
+    for j in range(len(memory) - 1, -1, -1):
+        taken = memory[j].numpy().take(position)
+        position -= taken * shifts[:, j]
+        chosen[j] = taken
+    return torch.from_numpy(chosen.T).to(values.dtype)
