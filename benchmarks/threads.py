@@ -123,6 +123,8 @@ def main():
     parser.add_argument("--quick", action="store_true", help="a smaller job, about a minute")
     parser.add_argument("--repeats", type=int, default=3, help="runs per cell (median)")
     parser.add_argument("--busy", type=int, default=2, help="background spinning processes")
+    parser.add_argument("--settings", nargs="+", choices=("auto", "torch"),
+                        default=("auto", "torch"), help="thread settings to time")
     args = parser.parse_args()
     job = JOB.format(**(QUICK if args.quick else FULL))
     cores = os.cpu_count()
@@ -132,7 +134,7 @@ def main():
 
     seconds, threads = {}, {}
     for state in ("quiet", "busy"):
-        for setting in ("auto", "torch"):
+        for setting in args.settings:
             runs = []
             for _ in range(args.repeats):
                 if state == "busy":
@@ -147,13 +149,16 @@ def main():
 
     print(f"\n{'threads':<26} {'quiet s':>8} {'busy s':>8} {'busy/quiet':>11}")
     labels = {"auto": "auto (n_threads=None)",
-              "torch": f"torch default ({threads['torch']})"}
-    for setting in ("auto", "torch"):
+              "torch": f"torch default ({threads.get('torch')})"}
+    for setting in args.settings:
         quiet, busy = seconds["quiet", setting], seconds["busy", setting]
         print(f"{labels[setting]:<26} {quiet:8.1f} {busy:8.1f} {busy / quiet:11.2f}")
     for state in ("quiet", "busy"):
-        print(f"speed-up of auto over torch's default, {state}: "
-              f"{seconds[state, 'torch'] / seconds[state, 'auto']:.2f}x")
+        if len(args.settings) == 2:
+            print(f"speed-up of auto over torch's default, {state}: "
+                  f"{seconds[state, 'torch'] / seconds[state, 'auto']:.2f}x")
+    if "auto" not in args.settings:
+        return
     ratio = seconds["busy", "auto"] / seconds["quiet", "auto"]
     print(f"target busy/quiet <= 2 for auto: {'yes' if ratio <= 2 else 'NO'} ({ratio:.2f})")
 
