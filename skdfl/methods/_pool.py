@@ -76,7 +76,7 @@ class SolutionPool:
     def add(self, decisions):
         """Add decisions (rows with NaN, from diverging predictions, are skipped)."""
         decisions = decisions.detach().to(self.decisions)
-        decisions = _distinct(decisions[torch.isfinite(decisions).all(-1)])
+        decisions = decisions[torch.isfinite(decisions).all(-1)]
         if not len(decisions):
             return
         keys = self._key(decisions)
@@ -86,8 +86,10 @@ class SolutionPool:
             return
         new = ~torch.isin(keys, self._keys)
         if bool(new.any()):
-            self.decisions = torch.cat([self.decisions, decisions[new]])
-            self._keys = torch.cat([self._keys, keys[new]])
+            keys, decisions = keys[new], decisions[new]
+            first = _first_of_each(keys)         # a batch repeats decisions: keep one each
+            self.decisions = torch.cat([self.decisions, decisions[first]])
+            self._keys = torch.cat([self._keys, keys[first]])
 
     def best(self, theta, sign, feasible=None):
         """The pool's best decision for each row of ``theta`` under ``sign * theta @ x``.
@@ -114,6 +116,14 @@ class SolutionPool:
             none = ~feasible.any(-1, keepdim=True)
             x = torch.where(none, float("nan"), x)
         return x
+
+
+def _first_of_each(keys):
+    """Index of the first occurrence of each distinct key, in order of the keys' values."""
+    distinct, inverse = torch.unique(keys, return_inverse=True)
+    first = torch.full_like(distinct, len(keys))
+    return first.scatter_reduce_(0, inverse, torch.arange(len(keys), device=keys.device),
+                                 "amin")
 
 
 def _distinct(decisions):
