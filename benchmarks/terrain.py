@@ -191,13 +191,22 @@ def make_estimator(method, targets, normalize, optimizer, args, seed):
         module__normalize=normalize, out_activation="identity" if normalize else "softplus",
         batch_size=args.batch_size,
         learning_rate_init=args.learning_rate, max_iter=args.epochs, n_iter_no_change=None,
-        random_state=seed, **({"lambd": args.lambd} if args.lambd is not None else {}))
+        random_state=seed, **method_options(args))
+
+
+def method_options(args):
+    """The method hyperparameters given on the command line (the estimator's defaults else)."""
+    given = {"lambd": args.lambd, "tau": args.tau, "n_samples": args.n_samples}
+    options = {name: value for name, value in given.items() if value is not None}
+    if args.noise is not None:
+        options["noise"] = None if args.noise == "none" else args.noise
+    return options
 
 
 def run(args, log):
     optimizer = ShortestPath(grid=(GRID, GRID), costs="cells", negative_costs="clip")
     runs = []
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         maps = make_terrain_shortest_path(args.n_train + args.n_test, grid=GRID,
                                           tile_size=TILE_SIZE, random_state=seed)
         train, test = slice(0, args.n_train), slice(args.n_train, None)
@@ -206,6 +215,7 @@ def run(args, log):
             if args.methods and label not in args.methods:
                 continue
             y = maps.paths[train] if targets == "decisions" else maps.target[train]
+            normalize = normalize and not args.raw_costs
             est = make_estimator(method, targets, normalize, optimizer, args, seed)
             start = time.perf_counter()
             est.fit(maps.data[train], y)
@@ -253,11 +263,20 @@ def parse(argv):
     parser.add_argument("--n-test", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--channels", type=int, default=16)
     parser.add_argument("--lambd", type=float, default=None,
                         help="dbb/imle smoothing (default: the estimator's 'auto')")
+    parser.add_argument("--tau", type=float, default=None,
+                        help="imle noise temperature (default: the estimator's)")
+    parser.add_argument("--noise", choices=("sog", "gumbel", "none"), default=None,
+                        help="imle noise (default: the estimator's)")
+    parser.add_argument("--n-samples", type=int, default=None,
+                        help="imle/fy perturbations per map and step (default: the estimator's)")
+    parser.add_argument("--raw-costs", action="store_true",
+                        help="imle and dbb on raw scores through a softplus, not costs of mean 1")
     parser.add_argument("--methods", nargs="*", default=None,
                         help=f"a subset of {[m[0] for m in METHODS]}")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
