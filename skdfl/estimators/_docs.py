@@ -60,7 +60,10 @@ SHARED_PARAMETERS = """optimizer : Optimizer
         mean number of non-zeros of the true decisions), Gumbel, or none.
     tau : float, default=1.0
         Temperature of the ``"imle"`` and ``"aimle"`` noise, and of the
-        softmax of ``"ltr-list"``.
+        softmax of ``"ltr-list"``, in the units of the rescaled parameters
+        (with ``targets="decisions"``, of the network's output: where the
+        network fixes the scale of its output, lower it; 0.3 on the
+        terrain maps' costs of mean 1, see the user guide).
     n_samples : int, default=1
         Perturbations per instance and step for ``"imle"``, ``"aimle"``,
         ``"fy"``, ``"fy-mul"``, ``"dpo"`` and ``"dpo-mul"``, all solved in one

@@ -53,7 +53,11 @@ class IMLE(torch.nn.Module):
     noise : {"sog", "gumbel"} or None, default="sog"
         Perturbation: sum-of-Gamma (Eq. 13 of the paper), Gumbel, or none.
     tau : float, default=1.0
-        Noise temperature.
+        Noise temperature, in the units of ``theta_hat``. Where the model
+        fixes their scale (costs of mean 1, say), it is the size of the
+        noise relative to the parameters, which training cannot outgrow by
+        scaling them up (see the user guide, "Learning from observed
+        decisions").
     n_samples : int, default=1
         Perturbations per instance and step.
     k : float, optional

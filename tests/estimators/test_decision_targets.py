@@ -60,6 +60,20 @@ def test_the_solver_layer_methods_train_through_the_hamming_loss(chosen):
     assert from_decisions("auto", max_iter=1).fit(X, D).method_ == "fy"
 
 
+def test_imle_settings_reach_its_layer_and_without_noise_it_is_dbb(chosen):
+    """The noise is imle's only difference from dbb through the Hamming loss."""
+    X, D, *_ = chosen
+    est = from_decisions("imle", max_iter=1, tau=0.3, noise="gumbel", n_samples=3).fit(X, D)
+    layer = est.net_.criterion_.loss.layer
+    assert (layer.tau, layer.noise, layer.n_samples, layer.lambd) == (0.3, "gumbel", 3,
+                                                                      est.lambd_)
+    assert layer.k == 2.0       # the mean number of chosen items
+    quiet = from_decisions("imle", max_iter=2, noise=None).fit(X, D)
+    dbb = from_decisions("dbb", max_iter=2).fit(X, D)
+    np.testing.assert_array_equal(quiet.loss_curve_, dbb.loss_curve_)
+    np.testing.assert_array_equal(quiet.predict(X), dbb.predict(X))
+
+
 @pytest.mark.parametrize("method", DECISION_METHODS)
 def test_every_decision_method_trains(chosen, method):
     X, D, *_ = chosen

@@ -202,3 +202,64 @@ def test_fenchel_young_parameter_errors():
         PerturbedFenchelYoung(KSubset(k=1), sigma=0.0)
     with pytest.raises(TypeError, match="n_samples must be an integer"):
         PerturbedFenchelYoung(KSubset(k=1), n_samples=1.5)
+
+
+def _king_paths(side):
+    """Every simple path from the top-left cell to the bottom-right one, 8 moves, as 0/1 rows."""
+    import networkx as nx
+    graph = nx.Graph()
+    for i, j in np.ndindex(side, side):
+        for di, dj in ((0, 1), (1, -1), (1, 0), (1, 1)):
+            if 0 <= i + di < side and 0 <= j + dj < side:
+                graph.add_edge(i * side + j, (i + di) * side + j + dj)
+    rows = []
+    for path in nx.all_simple_paths(graph, 0, side * side - 1):
+        row = np.zeros(side * side)
+        row[path] = 1.0
+        rows.append(row)
+    return np.unique(np.array(rows), axis=0)
+
+
+def _cheapest(paths, costs):
+    """The cheapest of ``paths`` under each row of ``costs`` (asserted unique)."""
+    totals = costs @ paths.T
+    order = np.sort(totals, axis=-1)
+    assert (order[..., 1] - order[..., 0] > 1e-9).all()      # no tie: one answer
+    return paths[totals.argmin(-1)]
+
+
+@pytest.mark.parametrize("noise", ["sog", "gumbel"])
+def test_imle_hamming_gradient_on_cells_against_enumeration(noise):
+    """I-MLE through the Hamming loss on a minimization (3x3 cells, 8 moves), by hand.
+
+    The paper's max-form with logits ``-theta``: the forward sample is the
+    cheapest path under ``theta - eps``; the target solve adds ``lambd *
+    dL/dz`` (``(1 - 2 x) / batch`` for the mean Hamming loss) to those
+    costs, and the gradient is ``mean_s (z'_s - z_s) / lambd``. Every path
+    is enumerated, so a flipped sign of the noise or of the step (or a
+    misplaced ``tau``) would fail here.
+    """
+    from skdfl.methods import HammingLoss
+    side, batch, n_samples, lambd, tau, k = 3, 4, 3, 8.0, 0.3, 3.0
+    optimizer = ShortestPath(grid=(side, side), costs="cells", negative_costs="clip")
+    rng = np.random.RandomState(8)
+    theta_hat = rng.uniform(4.0, 4.5, size=(batch, side * side))
+    paths = _king_paths(side)
+    observed = paths[rng.choice(len(paths), size=batch)]
+    layer = IMLE(optimizer, lambd=lambd, noise=noise, tau=tau, n_samples=n_samples, k=k,
+                 generator=torch.Generator().manual_seed(5))
+    t = torch.tensor(theta_hat, requires_grad=True)
+    value = HammingLoss(optimizer, layer)(t, torch.as_tensor(observed))
+    value.backward()
+
+    shape, g = (n_samples, batch, side * side), torch.Generator().manual_seed(5)
+    eps = (sum_of_gamma_noise(shape, k, tau, generator=g, dtype=torch.float64) if noise == "sog"
+           else gumbel_noise(shape, tau, g, dtype=torch.float64)).numpy()
+    perturbed = theta_hat - eps
+    shifted = perturbed + lambd * (1 - 2 * observed) / batch
+    assert perturbed.min() > 0 and shifted.min() > 0      # nothing clipped: exact enumeration
+    z, z_target = _cheapest(paths, perturbed), _cheapest(paths, shifted)
+    hamming = np.abs(z.mean(0) - observed).sum(-1).mean()
+    assert float(value) == pytest.approx(hamming)
+    np.testing.assert_allclose(t.grad.numpy(), (z_target - z).mean(0) / lambd, atol=1e-12)
+    assert np.abs(t.grad.numpy()).sum() > 0
