@@ -406,7 +406,7 @@ def _solve_row_weights(values, weights, rooms):
     in one row.
     """
     n_items = values.shape[1]
-    distinct = torch.unique(weights)
+    distinct = _distinct(weights)
     if len(distinct) > n_items:
         return solve_by_items(values, weights.unsqueeze(1), rooms.unsqueeze(1))
     entries = min(len(values) * (int(rooms.max()) + 1), _knapsack_dp._PASS_ENTRIES)
@@ -415,8 +415,15 @@ def _solve_row_weights(values, weights, rooms):
     by_value = len(distinct) * _CLASS_OPS * _OP_ENTRIES + windows * entries
     by_item = n_items * (_ITEM_OPS * _OP_ENTRIES + entries)
     if by_value <= by_item:
-        return solve_by_row_classes(values, weights, rooms)
+        return solve_by_row_classes(values, weights, rooms, distinct)
     return solve_by_items(values, weights.unsqueeze(1), rooms.unsqueeze(1))
+
+
+def _distinct(weights):
+    """The distinct weights, ascending: counted when they are small (faster than a sort)."""
+    if weights.numel() and int(weights.max()) < 1 << 16:
+        return torch.bincount(weights.flatten()).nonzero().flatten()
+    return torch.unique(weights)
 
 
 def _show(values, multi):
