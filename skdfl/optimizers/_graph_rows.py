@@ -151,7 +151,7 @@ def _cheapest_segment(segs, theta, arc_mask, source, target, with_cost=True):
     score = segs.penalty.index_select(0, pair).addmm_(between, segs.paths_t)
     which = score.argmin(1)
     used = segs.paths.index_select(0, which).mul_(inside)
-    return used, _chosen_cost(score, which, float(segs.big), with_cost)
+    return used, _chosen_cost(score, which, torch.finfo(theta.dtype).max, with_cost)
 
 
 class PathTables:

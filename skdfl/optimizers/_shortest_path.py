@@ -371,6 +371,8 @@ class ShortestPath(Optimizer):
         """Both end nodes per row (the problem's own where one is not given), or None."""
         if source is None and target is None:
             return None, None
+        if source is not None and target is not None:
+            return source.to(device), target.to(device)
         own = (0, self.n_params - 1) if self.cell_grid is not None else (
             self.graph.source, self.graph.target)
         if source is None:
