@@ -287,7 +287,7 @@ def _row_class_pass(values, weights, capacity, room, classes, distinct):
     """Every class's ``top`` at once, a step per class present in the pass, one trace back.
 
     Small batches pay per tensor operation: the classes' members, ranks and
-    sums come from one (B, n, classes) table each rather than a loop.
+    sums come from one (B, classes, n) table each rather than a loop.
     """
     rows = max(1, _CLASS_TABLE_ENTRIES // (values.shape[1] * len(classes) or 1))
     if len(values) > rows:
@@ -295,38 +295,39 @@ def _row_class_pass(values, weights, capacity, room, classes, distinct):
                           for *part, part_room in zip(values.split(rows), weights.split(rows),
                                                       room.split(rows))])
     ranked, order = values.sort(dim=1, descending=True, stable=True)
-    # member[b, i, k]: row b's i-th most valuable item has the k-th weight value.
-    member = weights.gather(1, order).unsqueeze(2) == distinct
-    rank = member.cumsum(1)                              # 1-based rank of a member in its class
-    most = rank[:, -1].amax(0).tolist()                  # a class's largest count in one row
+    # member[b, k, i]: row b's i-th most valuable item has the k-th weight value
+    # (class-major: the scans and the scatter below run along contiguous rows).
+    member = weights.gather(1, order).unsqueeze(1) == distinct.unsqueeze(1)
+    rank = member.cumsum(2)                              # 1-based rank of a member in its class
+    most = rank[:, :, -1].amax(0).tolist()               # a class's largest count in one row
     spare = max(most, default=0) + 1
-    # top[:, m, k]: the sum of the row's m best members of class k (-inf past its count);
+    # top[:, k, m]: the sum of the row's m best members of class k (-inf past its count);
     # every non-member lands in a spare last column.
-    top = ranked.new_full((len(ranked), spare + 1, len(classes)), -torch.inf)
-    top[:, 0] = 0.0
-    sums = (ranked.unsqueeze(2) * member).cumsum(1)        # (0 off the members)
-    rank = torch.where(member, rank, spare)             # a non-member is never taken
-    top.scatter_(1, rank, sums)
+    top = ranked.new_full((len(ranked), len(classes), spare + 1), -torch.inf)
+    top[:, :, 0] = 0.0
+    sums = (ranked.unsqueeze(1) * member).cumsum(2)      # (0 off the members)
+    rank = torch.where(member, rank, spare)              # a non-member is never taken
+    top.scatter_(2, rank, sums)
     present = [k for k, count in enumerate(most) if count]
     best, befores = None, {}
     for k in present:
         befores[k] = best
         if k == present[-1]:
             break
-        top_k = top[:, :most[k] + 1, k]
+        top_k = top[:, k, :most[k] + 1]
         if best is None:
             # The first max of the running sums is the count of positive values (or an
             # equal sum).
             best = _first_class(top_k, top_k.argmax(1), classes[k], capacity)
         else:
             best = _add_class_by_chunks(best, top_k, classes[k])
-    taken = torch.zeros_like(rank[:, 0])                 # (B, classes): the count of each
+    taken = torch.zeros_like(rank[:, :, 0])              # (B, classes): the count of each
     for k in reversed(present):
         steps = torch.arange(most[k] + 1, device=room.device) * classes[k]
-        count = _best_count(befores[k], top[:, :most[k] + 1, k], room, steps)
+        count = _best_count(befores[k], top[:, k, :most[k] + 1], room, steps)
         room = room - count * classes[k]
         taken[:, k] = count
-    chosen = (rank <= taken.unsqueeze(1)).any(2)
+    chosen = (rank <= taken.unsqueeze(2)).any(1)
     return torch.zeros_like(values).scatter_(1, order, chosen.to(values.dtype))
 
 
