@@ -18,8 +18,9 @@ is solved three ways, side by side in one run:
 
 Each time is the median of ``--repeats`` runs after a warm-up, on one torch
 thread; the fixed and the per-row solve take turns, so that a change of load
-on a shared machine weighs on both sides of their ratio alike. Reported: milliseconds of the solver kernel (``_solve`` on data
-checked once, as training calls it) fixed and per row, their ratio (target:
+on a shared machine weighs on both sides of their ratio alike. Reported:
+milliseconds of the solver kernel (``_solve`` on data checked once, as
+training calls it) fixed and per row, their ratio (target:
 at most 1.5), the same ratio for the public ``solve`` (which also checks
 ``theta`` and every per-row array on each call), and the speed-up of the
 public per-row solve over the row-by-row reference at batch 1024 (target: at
