@@ -47,23 +47,25 @@ capacity; reported: normalized test regret, mean and 95% interval over the
 seeds (target: per-day training lower).
 
 Last measured (2026-12-02, ``--no-fit --problems knapsack 5x5 --repeats 40``,
-one thread on a shared 2-core machine under load from other work: the fixed
-times are up to 2x their quiet values and ratios move by about +-0.1 between
-runs; the other problems were not rerun)::
+one thread on a shared 2-core machine with other work running: ratios move
+by about +-0.1 between runs; the other problems were not rerun)::
 
     problem                      batch  fixed ms  per-row ms  per-row/fixed  public ratio  speed-up
-    knapsack capacity               32     1.299       1.913           1.47          1.64      147x
-    knapsack capacity             1024    18.550      25.155           1.36          1.33      839x
-    knapsack weights                32     1.610       2.529           1.57          1.70      244x
-    knapsack weights              1024    19.670      29.023           1.48          1.36      746x
-    shortest path 5x5 ends+mask     32     0.089       0.133           1.49          3.62       14x
-    shortest path 5x5 ends+mask   1024     0.763       1.132           1.48          2.76       66x
+    knapsack capacity               32     0.766       0.993           1.30          1.43      301x
+    knapsack capacity             1024    13.736      19.213           1.40          1.40     1000x
+    knapsack weights                32     1.206       1.762           1.46          1.60      312x
+    knapsack weights              1024    16.015      23.523           1.47          1.53      694x
+    shortest path 5x5 ends+mask     32     0.076       0.098           1.28          3.55       14x
+    shortest path 5x5 ends+mask   1024     0.738       1.079           1.46          2.71       93x
 
-The same run on the code before the per-row kernels were reworked gave
-per-row/fixed 1.72 and 2.05 for knapsack weights (batch 32, 1024) and 3.15
-and 2.00 for the 5x5 grid. The shortest path's public ratio includes the
-check that every row keeps an open path, done once in ``check_params`` (it
-depends on the per-row data alone), not in the kernel.
+A run just before, under heavier load, gave 1.57 and 1.48 for knapsack
+weights and 1.49 and 1.48 for the 5x5 grid. The code before the per-row
+kernels were reworked gave, in the same way, 1.72 and 2.05 for knapsack
+weights (batch 32, 1024) and 3.15 and 2.00 for the 5x5 grid. The per-row
+knapsack tables run to the batch's largest capacity (180) where the fixed
+one runs to 120, which the ratios include. The shortest path's public ratio
+includes the check that every row keeps an open path, done once in
+``check_params`` (it depends on the per-row data alone), not in the kernel.
 
 Run alone (nothing else heavy on the machine)::
 
