@@ -17,8 +17,10 @@ is solved three ways, side by side in one run:
   ``--reference-rows`` rows and scaled to the batch.
 
 Each time is the median of ``--repeats`` runs after a warm-up, on one torch
-thread. Reported: milliseconds of the solver kernel (``_solve`` on data
-checked once, as training calls it) fixed and per row, their ratio (target:
+thread; the fixed and the per-row solve take turns, so that a change of load
+on a shared machine weighs on both sides of their ratio alike. Reported:
+milliseconds of the solver kernel (``_solve`` on data checked once, as
+training calls it) fixed and per row, their ratio (target:
 at most 1.5), the same ratio for the public ``solve`` (which also checks
 ``theta`` and every per-row array on each call), and the speed-up of the
 public per-row solve over the row-by-row reference at batch 1024 (target: at
@@ -44,6 +46,27 @@ instances must do. Both decide on the test days with each day's own
 capacity; reported: normalized test regret, mean and 95% interval over the
 seeds (target: per-day training lower).
 
+Last measured (2026-12-02, ``--no-fit --problems knapsack 5x5 --repeats 40``,
+one thread on a shared 2-core machine with other work running: ratios move
+by about +-0.1 between runs; the other problems were not rerun)::
+
+    problem                      batch  fixed ms  per-row ms  per-row/fixed  public ratio  speed-up
+    knapsack capacity               32     0.766       0.993           1.30          1.43      301x
+    knapsack capacity             1024    13.736      19.213           1.40          1.40     1000x
+    knapsack weights                32     1.206       1.762           1.46          1.60      312x
+    knapsack weights              1024    16.015      23.523           1.47          1.53      694x
+    shortest path 5x5 ends+mask     32     0.076       0.098           1.28          3.55       14x
+    shortest path 5x5 ends+mask   1024     0.738       1.079           1.46          2.71       93x
+
+A run just before, under heavier load, gave 1.57 and 1.48 for knapsack
+weights and 1.49 and 1.48 for the 5x5 grid. The code before the per-row
+kernels were reworked gave, in the same way, 1.72 and 2.05 for knapsack
+weights (batch 32, 1024) and 3.15 and 2.00 for the 5x5 grid. The per-row
+knapsack tables run to the batch's largest capacity (180) where the fixed
+one runs to 120, which the ratios include. The shortest path's public ratio
+includes the check that every row keeps an open path, done once in
+``check_params`` (it depends on the per-row data alone), not in the kernel.
+
 Run alone (nothing else heavy on the machine)::
 
     python benchmarks/instance_params.py            # both parts
@@ -64,14 +87,18 @@ from skdfl.datasets import load_energy_knapsack
 from skdfl.optimizers import CoverageMaximizer, Knapsack, KSubset, LinearProgram, ShortestPath
 
 
-def median_ms(call, repeats):
-    call()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def paired_median_ms(calls, repeats):
+    """Median milliseconds of each call, the calls taking turns (a change of load on a
+    shared machine then weighs on both sides of a ratio alike)."""
+    for call in calls:
         call()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+    times = [[] for _ in calls]
+    for _ in range(repeats):
+        for spent, call in zip(times, calls):
+            start = time.perf_counter()
+            call()
+            spent.append(time.perf_counter() - start)
+    return [1000 * statistics.median(spent) for spent in times]
 
 
 def reference_ms(solve_row, rows, batch):
@@ -233,11 +260,13 @@ def solve_times(args, log):
             # The kernel: what training calls, on data checked once in fit.
             solver = optimizer.with_n_params(theta.shape[1])
             checked = solver.check_params(tensors, batch)
-            fixed = median_ms(lambda: solver._solve(theta), args.repeats)
-            per_row = median_ms(lambda: solver._solve(theta, **checked), args.repeats)
+            fixed, per_row = paired_median_ms([lambda: solver._solve(theta),
+                                               lambda: solver._solve(theta, **checked)],
+                                              args.repeats)
             # The public solve: the same plus checking theta and the parameters.
-            public_fixed = median_ms(lambda: optimizer.solve(theta), args.repeats)
-            public = median_ms(lambda: optimizer.solve(theta, **tensors), args.repeats)
+            public_fixed, public = paired_median_ms([lambda: optimizer.solve(theta),
+                                                     lambda: optimizer.solve(theta, **tensors)],
+                                                    args.repeats)
             ref = reference_ms(reference, min(args.reference_rows, batch), batch)
             ratio, speedup = per_row / fixed, ref / public
             log(f"{name} batch {batch}: fixed {fixed:.3f} ms, per row {per_row:.3f} ms, "

@@ -20,10 +20,11 @@ import numpy as np
 import torch
 
 from . import _graph
-from ._graph import _dynamic_programming, _min_last
+from ._graph import _dynamic_programming
 
-# Entries (pairs of nodes x (arcs + maximal paths)) of the per-pair masks, at most.
-MAX_PAIR_ENTRIES = 1 << 24
+# Entries (pairs of nodes x (arcs + maximal paths)) of the per-pair tables, at most
+# (float64: 16 MiB).
+MAX_PAIR_ENTRIES = 1 << 21
 
 
 @dataclass
@@ -37,9 +38,17 @@ class Segments:
     """
 
     paths: torch.Tensor    # (n_paths, n_arcs) float64 0/1 incidence of the maximal paths
-    pairs: torch.Tensor    # (n_nodes * n_nodes, n_arcs + n_paths) bool, row s * n_nodes + t:
-                           # the arcs between s and t, then the paths through an s-t path
+    inside: torch.Tensor   # (n_nodes * n_nodes, n_arcs) float64, row s * n_nodes + t:
+                           # 1 on the arcs between s and t, else 0
+    penalty: torch.Tensor  # (n_nodes * n_nodes, n_paths) float64, row s * n_nodes + t:
+                           # 0 on the paths through an s-t path, else inf (added to their score)
     n_nodes: int
+
+    def __post_init__(self):
+        # Read on every solve: built once (small batches pay per operation).
+        self.paths_t = self.paths.T
+        self.big = torch.tensor(torch.finfo(torch.float64).max, dtype=torch.float64,
+                                device=self.paths.device)
 
 
 def segments(graph, device):
@@ -86,12 +95,13 @@ def segments(graph, device):
     inside = reach[:, None, graph.tails] & reach[graph.heads].T[None, :, :]
     # A maximal path through s and t that meets t first holds no s-t path.
     both = through[:, None, :] & through[None, :, :] & connected[:, :, None]
-    pairs = np.concatenate([inside, both], axis=2).reshape(n_nodes * n_nodes, -1)
-    return Segments(torch.as_tensor(paths, device=device),
-                    torch.as_tensor(pairs, device=device), n_nodes)
+    as_t = lambda a: torch.as_tensor(a, dtype=torch.float64, device=device)  # noqa: E731
+    return Segments(as_t(paths), as_t(inside.reshape(n_nodes * n_nodes, n_arcs)),
+                    as_t(np.where(both, 0.0, np.inf).reshape(n_nodes * n_nodes, n_paths)),
+                    n_nodes)
 
 
-def _cheapest_shared(paths, theta, arc_mask):
+def _cheapest_shared(paths, theta, arc_mask, with_cost=True):
     """The cheapest open path of the problem's own listing (0/1 incidence ``paths``).
 
     One product, as without a mask. A closed arc costs the largest float
@@ -101,37 +111,47 @@ def _cheapest_shared(paths, theta, arc_mask):
     """
     big = torch.finfo(theta.dtype).max
     score = (theta if arc_mask is None else torch.where(arc_mask, theta, big)) @ paths.T
-    best, which = _min_last(score)
-    return paths.index_select(0, which), best.masked_fill(best > big / 2, float("inf"))
+    which = score.argmin(1)
+    return paths.index_select(0, which), _chosen_cost(score, which, big, with_cost)
 
 
-def _in_parts(kernel, listing, theta, *rows):
+def _chosen_cost(score, which, big, with_cost):
+    """The score of each row's chosen path, inf where it crosses a closed arc (or None)."""
+    if not with_cost:
+        return None
+    best = score.gather(1, which.unsqueeze(1)).squeeze(1)
+    return best.masked_fill(best > big / 2, float("inf"))
+
+
+def _in_parts(kernel, listing, theta, *rows, with_cost=True):
     """``kernel(listing, theta, *rows)`` on parts of the batch (bounds the scores' memory)."""
     paths = listing if isinstance(listing, torch.Tensor) else listing.paths
     size = max(1, _graph._SCORE_ENTRIES // paths.shape[0])
     if theta.shape[0] <= size:
-        return kernel(listing, theta, *rows)
+        return kernel(listing, theta, *rows, with_cost=with_cost)
     parts = zip(theta.split(size), *(
         [None] * -(-theta.shape[0] // size) if r is None else r.split(size) for r in rows))
-    outputs = [kernel(listing, *part) for part in parts]
-    return tuple(torch.cat(column) for column in zip(*outputs))
+    outputs = [kernel(listing, *part, with_cost=with_cost) for part in parts]
+    return tuple(None if column[0] is None else torch.cat(column) for column in zip(*outputs))
 
 
-def _cheapest_segment(segs, theta, arc_mask, source, target):
-    """Each row's cheapest open path between its own end nodes, one product for all."""
-    n_arcs = theta.shape[1]
-    masks = segs.pairs.index_select(0, source * segs.n_nodes + target)
-    inside, through = masks[:, :n_arcs], masks[:, n_arcs:]
-    big = torch.finfo(theta.dtype).max
-    # Only the arcs between the row's end nodes count; only paths through both compete.
-    between = torch.where(inside, theta, 0.0)
-    if arc_mask is not None:
-        between.masked_fill_(inside & ~arc_mask, big)
-    # (In place where it can: fewer large allocations, which cost page faults.)
-    score = (between @ segs.paths.T).masked_fill_(~through, float("inf"))
-    best, which = _min_last(score)
-    used = segs.paths.index_select(0, which).masked_fill_(~inside, 0.0)
-    return used, best.masked_fill(best > big / 2, float("inf"))
+def _cheapest_segment(segs, theta, arc_mask, source, target, with_cost=True):
+    """Each row's cheapest open path between its own end nodes, one product for all.
+
+    Few tensor operations, as small batches pay per operation: one read of
+    each row's two pair tables; the paths that do not pass through both end
+    nodes are ruled out by adding their infinite penalty within the product.
+    ``theta`` is float64.
+    """
+    pair = target.add(source, alpha=segs.n_nodes)
+    inside = segs.inside.index_select(0, pair)
+    # Only the arcs between the row's end nodes count (a closed one costs big there).
+    between = theta * inside if arc_mask is None else torch.where(
+        arc_mask, theta, segs.big).mul_(inside)
+    score = segs.penalty.index_select(0, pair).addmm_(between, segs.paths_t)
+    which = score.argmin(1)
+    used = segs.paths.index_select(0, which).mul_(inside)
+    return used, _chosen_cost(score, which, torch.finfo(theta.dtype).max, with_cost)
 
 
 class PathTables:
@@ -147,7 +167,7 @@ class PathTables:
         return segments(self.graph, self.tensors.tails.device)
 
 
-def cheapest_paths(tables, theta, source=None, target=None, arc_mask=None):
+def cheapest_paths(tables, theta, source=None, target=None, arc_mask=None, with_cost=True):
     """Batched shortest paths with per-row end nodes and open arcs.
 
     Parameters
@@ -160,6 +180,9 @@ def cheapest_paths(tables, theta, source=None, target=None, arc_mask=None):
         Each row's end nodes; both or neither (the problem's own).
     arc_mask : Tensor of shape (B, n_arcs), optional
         bool, False where an arc is closed.
+    with_cost : bool, default=True
+        False when the caller knows that every row has an open path: the
+        listed-path kernels then skip the costs (``cost`` may be None).
 
     Returns
     -------
@@ -167,12 +190,14 @@ def cheapest_paths(tables, theta, source=None, target=None, arc_mask=None):
         0/1 arc use of the chosen paths.
     cost : Tensor of shape (B,)
         The cost of each chosen path; inf where no open path exists.
+        (None when ``with_cost`` is False and the listed paths were scored.)
     """
     tensors = tables.tensors
     if source is None and tensors.paths is not None:
-        return _in_parts(_cheapest_shared, tensors.paths, theta, arc_mask)
+        return _in_parts(_cheapest_shared, tensors.paths, theta, arc_mask, with_cost=with_cost)
     if source is not None and tables.segments is not None:
-        return _in_parts(_cheapest_segment, tables.segments, theta, arc_mask, source, target)
+        return _in_parts(_cheapest_segment, tables.segments, theta, arc_mask, source, target,
+                         with_cost=with_cost)
     costs = theta if arc_mask is None else theta.masked_fill(~arc_mask, float("inf"))
     if source is None:
         used, dist = _dynamic_programming(tensors, costs)

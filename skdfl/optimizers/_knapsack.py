@@ -280,7 +280,8 @@ class Knapsack(Optimizer):
         elif weights is None:
             decisions = solve_by_classes(values, self._classes(values.device), None, rooms[:, 0])
         else:
-            decisions = _solve_row_weights(values, weights.to(values.device), rooms[:, 0])
+            decisions = _solve_row_weights(values, weights.to(values.device), rooms[:, 0],
+                                           self._cached("multiset_classes", dict))
         return decisions.to(theta.dtype)
 
     def _solve_fixed(self, values):
@@ -395,7 +396,7 @@ class Knapsack(Optimizer):
         return {}
 
 
-def _solve_row_weights(values, weights, rooms):
+def _solve_row_weights(values, weights, rooms, cache):
     """One dimension, weights per row: by weight value when that is cheaper, else by item.
 
     A rough cost model in table entries: every torch operation costs
@@ -403,20 +404,65 @@ def _solve_row_weights(values, weights, rooms):
     ``_ITEM_OPS`` operations over the table, a weight value's step
     ``_CLASS_OPS`` small ones plus, for the values between the first and the
     last, a window over the table per count up to the value's largest count
-    in one row.
+    in one row. By weight value, rows that hold one multiset of weights in
+    different orders go through the kernel of shared weights (see
+    ``_one_multiset``; ``cache`` keeps its weight classes).
     """
     n_items = values.shape[1]
-    distinct = torch.unique(weights)
-    if len(distinct) > n_items:
-        return solve_by_items(values, weights.unsqueeze(1), rooms.unsqueeze(1))
+    multiset = _one_multiset(weights, cache, values.device)
+    if multiset is None:
+        distinct = _distinct(weights)
+        if len(distinct) > n_items:
+            return solve_by_items(values, weights.unsqueeze(1), rooms.unsqueeze(1))
+        most = (weights.unsqueeze(-1) == distinct).sum(1).amax(0).tolist()  # per weight value
+    else:
+        order, (classes, most) = multiset
     entries = min(len(values) * (int(rooms.max()) + 1), _knapsack_dp._PASS_ENTRIES)
-    most = (weights.unsqueeze(-1) == distinct).sum(1).amax(0)           # per weight value
-    windows = int((most[1:-1] + 1).sum())
-    by_value = len(distinct) * _CLASS_OPS * _OP_ENTRIES + windows * entries
+    windows = sum(count + 1 for count in most[1:-1])
+    by_value = len(most) * _CLASS_OPS * _OP_ENTRIES + windows * entries
     by_item = n_items * (_ITEM_OPS * _OP_ENTRIES + entries)
-    if by_value <= by_item:
-        return solve_by_row_classes(values, weights, rooms)
-    return solve_by_items(values, weights.unsqueeze(1), rooms.unsqueeze(1))
+    if by_value > by_item:
+        return solve_by_items(values, weights.unsqueeze(1), rooms.unsqueeze(1))
+    if multiset is None:
+        return solve_by_row_classes(values, weights, rooms, distinct)
+    # Within a weight the items keep their order: ties go as in solve_by_row_classes.
+    decisions = solve_by_classes(values.gather(1, order), classes, None, rooms)
+    return torch.zeros_like(values).scatter_(1, order, decisions)
+
+
+def _one_multiset(weights, cache, device):
+    """Rows whose weights are one multiset in different orders, or None if they are not.
+
+    The same items placed differently per row (a day's appliances in other
+    slots): with each row's items sorted by weight (stably), the weights are
+    shared, and the faster kernel of shared weights solves the batch. Returns
+    that order per row and the multiset's weight classes and item count per
+    weight, kept in ``cache`` (a dict of a few entries).
+    """
+    if len(weights) == 0:
+        return None
+    totals = weights.sum(1)                   # a cheap test first: equal totals
+    if not bool((totals == totals[0]).all()):
+        return None
+    ordered, order = weights.sort(dim=1, stable=True)
+    if not bool((ordered == ordered[:1]).all()):
+        return None
+    shared = ordered[0].cpu().numpy()
+    key = (device_key(device), shared.tobytes())
+    if key not in cache:
+        if len(cache) >= 8:
+            cache.clear()
+        total = min(int(shared.sum()), MAX_TABLE_CAPACITY)
+        cache[key] = (weight_classes(shared, total, device),
+                      np.unique(shared, return_counts=True)[1].tolist())
+    return order, cache[key]
+
+
+def _distinct(weights):
+    """The distinct weights, ascending: counted when they are small (faster than a sort)."""
+    if weights.numel() and int(weights.max()) < 1 << 16:
+        return torch.bincount(weights.flatten()).nonzero().flatten()
+    return torch.unique(weights)
 
 
 def _show(values, multi):

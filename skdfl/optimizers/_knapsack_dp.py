@@ -34,6 +34,9 @@ _PASS_ENTRIES = 1 << 15
 # Entries of the candidate windows of one class step (rows x capacities x
 # counts) at a time: beyond a few MiB they fall out of cache.
 _WINDOW_ENTRIES = 1 << 19
+# Entries of the member and rank tables (rows x items x weight values) of a
+# pass with weights per row, at most (long: 32 MiB).
+_CLASS_TABLE_ENTRIES = 1 << 22
 
 
 # ----------------------------------------------------------------------
@@ -253,7 +256,7 @@ def _class_pass(values, classes, capacity, room=None):
 # Weights per row, one dimension: one step per weight value of the batch
 # ----------------------------------------------------------------------
 
-def solve_by_row_classes(values, weights, rooms):
+def solve_by_row_classes(values, weights, rooms, distinct=None):
     """Exact 0-1 knapsack with a weight vector per row (one dimension).
 
     The weight classes of :func:`solve_by_classes`, taken over the weight
@@ -271,39 +274,61 @@ def solve_by_row_classes(values, weights, rooms):
     weights : Tensor of shape (B, n), long
     rooms : Tensor of shape (B,), long
         Each row's capacity, at most its total weight.
+    distinct : Tensor, optional
+        The distinct weights of the batch, ascending (computed if not given).
     """
+    if distinct is None:
+        distinct = torch.unique(weights)
+    classes = distinct.tolist()
     return in_passes(values, rooms.unsqueeze(1), lambda rows, dims: _row_class_pass(
-        values[rows], weights[rows], dims[0], rooms[rows]))
+        values[rows], weights[rows], dims[0], rooms[rows], classes, distinct))
 
 
-def _row_class_pass(values, weights, capacity, room):
+def _row_class_pass(values, weights, capacity, room, classes, distinct):
+    """Every class's ``top`` at once, a step per class present in the pass, one trace back.
+
+    Small batches pay per tensor operation: the classes' members, ranks and
+    sums come from one (B, classes, n) table each rather than a loop.
+    """
+    rows = max(1, _CLASS_TABLE_ENTRIES // (values.shape[1] * len(classes) or 1))
+    if len(values) > rows:
+        return torch.cat([_row_class_pass(*part, capacity, part_room, classes, distinct)
+                          for *part, part_room in zip(values.split(rows), weights.split(rows),
+                                                      room.split(rows))])
     ranked, order = values.sort(dim=1, descending=True, stable=True)
-    ranked_weights = weights.gather(1, order)
-    classes = torch.unique(ranked_weights).tolist()
-    best, memory = None, []
-    for i, weight in enumerate(classes):
-        member = ranked_weights == weight
-        rank = member.cumsum(1)                         # 1-based rank of a member in its class
-        most = int(rank[:, -1].max())
-        # top[m]: the sum of the row's m best members (-inf past its count);
-        # every non-member lands in a spare last column.
-        top = ranked.new_full((len(ranked), most + 2), -torch.inf)
-        top[:, 0] = 0.0
-        sums = torch.where(member, ranked, 0.0).cumsum(1)
-        top = top.scatter_(1, torch.where(member, rank, most + 1), sums)[:, :most + 1]
-        memory.append((best, member, rank, top))
-        if i == len(classes) - 1:
+    # member[b, k, i]: row b's i-th most valuable item has the k-th weight value
+    # (class-major: the scans and the scatter below run along contiguous rows).
+    member = weights.gather(1, order).unsqueeze(1) == distinct.unsqueeze(1)
+    rank = member.cumsum(2)                              # 1-based rank of a member in its class
+    most = rank[:, :, -1].amax(0).tolist()               # a class's largest count in one row
+    spare = max(most, default=0) + 1
+    # top[:, k, m]: the sum of the row's m best members of class k (-inf past its count);
+    # every non-member lands in a spare last column.
+    top = ranked.new_full((len(ranked), len(classes), spare + 1), -torch.inf)
+    top[:, :, 0] = 0.0
+    sums = (ranked.unsqueeze(1) * member).cumsum(2)      # (0 off the members)
+    rank = torch.where(member, rank, spare)              # a non-member is never taken
+    top.scatter_(2, rank, sums)
+    present = [k for k, count in enumerate(most) if count]
+    best, befores = None, {}
+    for k in present:
+        befores[k] = best
+        if k == present[-1]:
             break
+        top_k = top[:, k, :most[k] + 1]
         if best is None:
-            best = _first_class(top, (member & (ranked > 0)).sum(1), weight, capacity)
+            # The first max of the running sums is the count of positive values (or an
+            # equal sum).
+            best = _first_class(top_k, top_k.argmax(1), classes[k], capacity)
         else:
-            best = _add_class_by_chunks(best, top, weight)
-    chosen = torch.zeros_like(ranked, dtype=torch.bool)
-    for weight, (before, member, rank, top) in zip(reversed(classes), reversed(memory)):
-        steps = torch.arange(top.shape[1], device=room.device) * weight
-        taken = _best_count(before, top, room, steps)
-        room = room - taken * weight
-        chosen |= member & (rank <= taken.unsqueeze(1))
+            best = _add_class_by_chunks(best, top_k, classes[k])
+    taken = torch.zeros_like(rank[:, :, 0])              # (B, classes): the count of each
+    for k in reversed(present):
+        steps = torch.arange(most[k] + 1, device=room.device) * classes[k]
+        count = _best_count(befores[k], top[:, k, :most[k] + 1], room, steps)
+        room = room - count * classes[k]
+        taken[:, k] = count
+    chosen = (rank <= taken.unsqueeze(2)).any(1)
     return torch.zeros_like(values).scatter_(1, order, chosen.to(values.dtype))
 
 

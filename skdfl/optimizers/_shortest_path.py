@@ -334,9 +334,9 @@ class ShortestPath(Optimizer):
                                    lambda: self.graph.tensors(theta.device))
             used = shortest_path_batch(tensors, theta.to(torch.float64))
             return used.to(theta.dtype)
-        used, cost = self._cheapest_paths(theta.to(torch.float64), source, target, arc_mask)
-        if not bool(torch.isfinite(cost).all()):
-            self._raise_no_path(cost, source, target, arc_mask)
+        # check_params has made sure that every row has an open path.
+        used = self._cheapest_paths(theta.to(torch.float64), source, target, arc_mask,
+                                    with_cost=False)[0]
         return used.to(theta.dtype)
 
     def _solve_cells(self, theta, source, target):
@@ -357,14 +357,22 @@ class ShortestPath(Optimizer):
         return used.to(theta.dtype)
 
     def _path_tables(self, device):
-        key = device_key(device)
-        tensors = self._cached(("tensors", key), lambda: self.graph.tensors(device))
-        return self._cached(("path_tables", key), lambda: PathTables(self.graph, tensors))
+        # Looked up by the device itself first: every per-row solve reads it.
+        by_device = self._cached("path_tables", dict)
+        tables = by_device.get(device)
+        if tables is None:
+            key = device_key(device)
+            tensors = self._cached(("tensors", key), lambda: self.graph.tensors(device))
+            tables = by_device[device] = self._cached(
+                ("path_tables", key), lambda: PathTables(self.graph, tensors))
+        return tables
 
     def _ends(self, source, target, device):
         """Both end nodes per row (the problem's own where one is not given), or None."""
         if source is None and target is None:
             return None, None
+        if source is not None and target is not None:
+            return source.to(device), target.to(device)
         own = (0, self.n_params - 1) if self.cell_grid is not None else (
             self.graph.source, self.graph.target)
         if source is None:
@@ -373,12 +381,29 @@ class ShortestPath(Optimizer):
             target = torch.full_like(source, own[1])
         return source.to(device), target.to(device)
 
-    def _cheapest_paths(self, costs, source=None, target=None, arc_mask=None):
-        """0/1 arc use and cost of each row's cheapest open path (cost inf: none)."""
+    def _cheapest_paths(self, costs, source=None, target=None, arc_mask=None, with_cost=True):
+        """0/1 arc use and cost of each row's cheapest open path (cost inf: none).
+
+        With ``with_cost=False`` the cost may be None (see ``cheapest_paths``).
+        """
         source, target = self._ends(source, target, costs.device)
         if arc_mask is not None:
             arc_mask = arc_mask.to(costs.device)
-        return cheapest_paths(self._path_tables(costs.device), costs, source, target, arc_mask)
+        return cheapest_paths(self._path_tables(costs.device), costs, source, target, arc_mask,
+                              with_cost)
+
+    def _check_open_paths(self, params, n_instances, device):
+        """Raise where a row has no open path from its source to its target.
+
+        It depends on the per-instance data alone, not on the costs: checked
+        once here, so that solving checked data needs no check of its own.
+        """
+        source, target, arc_mask = (params.get(name) for name in ("source", "target",
+                                                                   "arc_mask"))
+        zeros = torch.zeros(n_instances, self.n_params, dtype=torch.float64, device=device)
+        cost = self._cheapest_paths(zeros, source, target, arc_mask)[1]
+        if not bool(torch.isfinite(cost).all()):
+            self._raise_no_path(cost, source, target, arc_mask)
 
     def _raise_no_path(self, cost, source, target, arc_mask):
         """A ValueError naming the first row without an open source-target path."""
@@ -430,6 +455,8 @@ class ShortestPath(Optimizer):
                     f"source and target must differ in every instance; both are "
                     f"{int(source[row])} in row {row} (instance {row}), the first of "
                     f"{int((source == target).sum())} such row(s).")
+        if checked and cells is None:
+            self._check_open_paths(checked, n_instances, device)
         return checked
 
     def _relax(self, theta, gamma, **params):
@@ -465,9 +492,7 @@ class ShortestPath(Optimizer):
             return {}
         given = next(iter(params.values()))
         batch, device = len(given), given.device
-        # A row without an open path has an empty polytope: name it as solve does.
-        self._solve(torch.zeros(batch, self.n_params, dtype=torch.float64, device=device),
-                    **params)
+        # (check_params has named any row without an open path: its polytope is empty.)
         lp_params = {}
         source, target = self._ends(params.get("source"), params.get("target"), device)
         if source is not None:

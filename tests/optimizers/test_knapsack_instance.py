@@ -140,6 +140,30 @@ def test_items_and_weight_values_agree():
     assert (by_item.numpy() * weights).sum(1).max() <= 30
 
 
+def test_one_multiset_in_other_orders_is_the_row_classes_decision(monkeypatch):
+    # Every row holds the same weights placed differently: the kernel of shared
+    # weights on each row's items sorted by weight; with tied values it must pick
+    # the very items the weight-value kernel picks, and be optimal.
+    monkeypatch.setattr(_knapsack, "_ITEM_OPS", 10 ** 9)              # by weight value
+    rng = np.random.default_rng(7)
+    base = np.array([0, 2, 2, 3, 3, 3, 5, 1, 2, 3, 5, 2])
+    weights = np.stack([rng.permutation(base) for _ in range(30)])
+    theta = rng.integers(-1, 4, size=(30, 12)).astype(float)           # many ties
+    capacity = rng.integers(0, 34, size=30)
+    knap = Knapsack(base, 10)
+    x = knap.solve(theta, weights=weights, capacity=capacity)
+    assert len(knap._cache["multiset_classes"]) == 1                    # it went that way
+    rooms = torch.minimum(torch.as_tensor(capacity), torch.as_tensor(weights.sum(1)))
+    by_value = _knapsack_dp.solve_by_row_classes(torch.as_tensor(theta),
+                                                 torch.as_tensor(weights), rooms)
+    np.testing.assert_array_equal(x, by_value.numpy())
+    assert_optimal(x, theta, weights, capacity, brute_force_value)
+    # Rows alone, each with its own weights fixed, agree in value.
+    for b in range(0, 30, 7):
+        alone = Knapsack(weights[b], int(capacity[b])).solve(theta[b:b + 1])
+        assert float(alone[0] @ theta[b]) == float(x[b] @ theta[b])
+
+
 def test_objective_with_params_is_the_value():
     theta = np.array([[4.0, 5.0, 3.0], [1.0, 6.0, -2.0]])
     knap = Knapsack([3, 4, 2], 5)
