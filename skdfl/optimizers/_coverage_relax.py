@@ -47,6 +47,7 @@ _NEWTON_TRUST = 1e-6  # Newton steps this short are taken without checking the g
 _PINV_RTOL = 1e-10  # eigenvalues below this fraction of the largest are dropped (KKT solves)
 _SUM_TOL = 1e-9     # sum(x) >= k - _SUM_TOL counts as an active budget
 _ROUNDING = 1e-10   # relative size below which differences of values are left to the gradients
+_NEWTON_ASCENT = False  # use _coverage_newton.newton_ascent for gamma > 0 (see ascend)
 
 
 def _w(w):
@@ -358,6 +359,21 @@ def starting_point(theta, k):
 
 
 def ascend(theta, w, k, gamma):
+    """A local maximizer of ``F(x) - gamma ||x||^2`` over ``{0 <= x <= 1, sum x <= k}``.
+
+    The projected gradient ascent of ``gradient_ascent``; with ``_NEWTON_ASCENT``
+    set and ``gamma > 0``, ``skdfl.optimizers._coverage_newton.newton_ascent`` (a
+    Newton step on a face at every iteration: 2-3x faster, the same KKT accuracy,
+    but on strongly non-concave instances it reaches a worse local maximum than
+    SLSQP more often, 16 in 336 against 4 in 336, so it is off by default).
+    """
+    if _NEWTON_ASCENT and gamma > 0:
+        from ._coverage_newton import newton_ascent     # (it uses this module's helpers)
+        return newton_ascent(theta, w, k, gamma)
+    return gradient_ascent(theta, w, k, gamma)
+
+
+def gradient_ascent(theta, w, k, gamma):
     """Projected gradient ascent on ``F(x) - gamma ||x||^2`` over ``{0 <= x <= 1, sum x <= k}``.
 
     Starts every instance at ``x = k / n`` (see ``starting_point``) and uses
