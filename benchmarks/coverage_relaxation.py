@@ -25,9 +25,14 @@ Measured (``--quick``, 2 shared cores under a load of about 4, so noisy;
 seconds per relaxation epoch, ratio to two-stage): before the Newton and
 stopping changes of December 2026 1.50 / 1.24 / 0.55 s (63x / 39x / 26x),
 after them 0.92 / 1.12 / 0.47 s (58x / 39x / 17x) for budget 30x60 / 30x100
-/ recommendation. The 5x target is not met: the ascent still takes tens of
-small-tensor iterations per batch (see the module docstring of
-``skdfl.optimizers._coverage_relax``).
+/ recommendation. On 2 December 2026 (``--threads 1``, under the bench lock,
+one run): the default ascent 0.570 / 0.742 / 0.336 s (31x / 31x / 9.2x);
+with ``skdfl.optimizers._coverage_relax._NEWTON_ASCENT = True`` (the Newton
+ascent of ``_coverage_newton``, off by default: see ``ascend``) 0.159 /
+0.223 / 0.140 s (14x / 11x / 5.4x). The 5x target is not met: with the
+Newton ascent a batch still takes about 10 iterations of some 150 small
+operations (64 ms per budget 30x100 batch, 70% of the epoch in cProfile;
+the KKT backward 15 ms, 15%).
 
 Run ``python benchmarks/coverage_relaxation.py --help`` for the options;
 ``--quick`` (fewer samples and epochs) runs in well under a minute.
