@@ -26,13 +26,16 @@ seconds per relaxation epoch, ratio to two-stage): before the Newton and
 stopping changes of December 2026 1.50 / 1.24 / 0.55 s (63x / 39x / 26x),
 after them 0.92 / 1.12 / 0.47 s (58x / 39x / 17x) for budget 30x60 / 30x100
 / recommendation. On 2 December 2026 (``--threads 1``, under the bench lock,
-one run): the default ascent 0.570 / 0.742 / 0.336 s (31x / 31x / 9.2x);
-with ``skdfl.optimizers._coverage_relax._NEWTON_ASCENT = True`` (the Newton
-ascent of ``_coverage_newton``, off by default: see ``ascend``) 0.159 /
-0.223 / 0.140 s (14x / 11x / 5.4x). The 5x target is not met: with the
-Newton ascent a batch still takes about 10 iterations of some 150 small
-operations (64 ms per budget 30x100 batch, 70% of the epoch in cProfile;
-the KKT backward 15 ms, 15%).
+both in one run): the projected gradient loop 0.599 / 0.804 / 0.316 s (37x /
+35x / 11x); the Newton ascent of ``skdfl.optimizers._coverage_newton``, the
+default for ``gamma > 0`` since, 0.269 / 0.399 / 0.131 s (19x / 21x / 4.2x).
+The 5x target is met for recommendation only. In cProfile (budget 30x100)
+the ascent is 80% of the epoch, about 20 iterations per batch of some 150
+small operations each (Newton point 33%, the fused value / gradient /
+Hessian 24%, projections 19%, fallback gradient steps 17% of it); the KKT
+backward is 11%. What is left: warm starts from the previous epoch's
+solution per instance (the later epochs would need a few Newton iterations
+instead of 20), and fewer operations per iteration.
 
 Run ``python benchmarks/coverage_relaxation.py --help`` for the options;
 ``--quick`` (fewer samples and epochs) runs in well under a minute.
