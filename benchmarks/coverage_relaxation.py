@@ -25,9 +25,19 @@ Measured (``--quick``, 2 shared cores under a load of about 4, so noisy;
 seconds per relaxation epoch, ratio to two-stage): before the Newton and
 stopping changes of December 2026 1.50 / 1.24 / 0.55 s (63x / 39x / 26x),
 after them 0.92 / 1.12 / 0.47 s (58x / 39x / 17x) for budget 30x60 / 30x100
-/ recommendation. The 5x target is not met: the ascent still takes tens of
-small-tensor iterations per batch (see the module docstring of
-``skdfl.optimizers._coverage_relax``).
+/ recommendation. On 2 December 2026 (``--threads 1``, under the bench lock,
+both in one run, two runs): the projected gradient loop 0.68-0.69 / 0.79-0.80
+/ 0.34-0.38 s (36-39x / 28-35x / 9-11x); the Newton ascent of
+``skdfl.optimizers._coverage_newton``, the default for ``gamma > 0`` since,
+0.32-0.33 / 0.44-0.54 / 0.17-0.20 s (14-18x / 14-25x / 4.7-7.4x); the
+two-stage epochs themselves varied by 30% between the runs.
+The 5x target is met for recommendation at best. In cProfile (budget 30x100)
+the ascent is 80% of the epoch, about 20 iterations per batch of some 150
+small operations each (Newton point 33%, the fused value / gradient /
+Hessian 24%, projections 19%, fallback gradient steps 17% of it); the KKT
+backward is 11%. What is left: warm starts from the previous epoch's
+solution per instance (the later epochs would need a few Newton iterations
+instead of 20), and fewer operations per iteration.
 
 Run ``python benchmarks/coverage_relaxation.py --help`` for the options;
 ``--quick`` (fewer samples and epochs) runs in well under a minute.

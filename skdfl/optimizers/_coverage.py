@@ -219,10 +219,11 @@ class CoverageMaximizer(Optimizer):
         projected gradient ascent with the deterministic full gradient (not
         the paper's stochastic one), from ``x = k / n`` (tilted by 1e-6 to
         separate identical items), with an exact projection, an adaptive step
-        and Newton steps on the final face. ``F`` is not concave, so the point
-        is a stationary point (to rounding where the face is a strict local
-        maximum, else a fixed point of the projected gradient step to about
-        1e-10), not always the global maximum. With ``gamma = 0``, ``F`` is
+        and Newton steps on faces (for ``gamma > 0`` one at every
+        iteration). ``F`` is not concave, so the point is a stationary point
+        (to rounding where the face is a strict local maximum, else a fixed
+        point of the projected gradient step to about 1e-10), not always the
+        global maximum. With ``gamma = 0``, ``F`` is
         convex along every direction ``e_i - e_j``, so the result is usually
         a vertex, where the gradient is 0: a positive ``gamma`` gives
         informative gradients.

@@ -23,9 +23,10 @@ zeros give 0), which keeps every term an einsum.
 ``relax_coverage`` maximizes ``F(x) - gamma ||x||^2`` over
 ``{0 <= x <= 1, sum x <= k}`` by projected gradient ascent (deterministic
 full gradient, adaptive step, exact projection, safeguarded Newton steps on
-the face it settles on; see ``ascend``) and differentiates the KKT
-conditions at the point it reaches (see ``_CoverageRelaxation``). Everything is batched over
-instances and runs in float64 on the input's device.
+the face it settles on; for ``gamma > 0`` a Newton step at every iteration,
+see ``ascend`` and ``_coverage_newton``) and differentiates the KKT conditions
+at the point it reaches (see ``_CoverageRelaxation``). Everything is batched
+over instances and runs in float64 on the input's device.
 
 Per-instance data: the weights ``w`` are ``(m,)`` (shared) or ``(B, m)`` (one
 row per instance) everywhere they appear, and the budget ``k`` is an int or a
@@ -47,6 +48,7 @@ _NEWTON_TRUST = 1e-6  # Newton steps this short are taken without checking the g
 _PINV_RTOL = 1e-10  # eigenvalues below this fraction of the largest are dropped (KKT solves)
 _SUM_TOL = 1e-9     # sum(x) >= k - _SUM_TOL counts as an active budget
 _ROUNDING = 1e-10   # relative size below which differences of values are left to the gradients
+_NEWTON_ASCENT = True   # use _coverage_newton.newton_ascent for gamma > 0 (see ascend)
 
 
 def _w(w):
@@ -358,6 +360,22 @@ def starting_point(theta, k):
 
 
 def ascend(theta, w, k, gamma):
+    """A local maximizer of ``F(x) - gamma ||x||^2`` over ``{0 <= x <= 1, sum x <= k}``.
+
+    For ``gamma > 0`` (and ``_NEWTON_ASCENT``, on by default),
+    ``skdfl.optimizers._coverage_newton.newton_ascent``: a Newton step on a face
+    at every iteration, about 2x faster per training epoch, the same KKT
+    accuracy and, on the benchmark batches, the same points. For ``gamma = 0``
+    (where ``2 gamma I - H`` is indefinite on every face) the projected gradient
+    ascent of ``gradient_ascent``.
+    """
+    if _NEWTON_ASCENT and gamma > 0:
+        from ._coverage_newton import newton_ascent     # (it uses this module's helpers)
+        return newton_ascent(theta, w, k, gamma)
+    return gradient_ascent(theta, w, k, gamma)
+
+
+def gradient_ascent(theta, w, k, gamma):
     """Projected gradient ascent on ``F(x) - gamma ||x||^2`` over ``{0 <= x <= 1, sum x <= k}``.
 
     Starts every instance at ``x = k / n`` (see ``starting_point``) and uses
@@ -383,9 +401,10 @@ def ascend(theta, w, k, gamma):
     An instance stops when a trial gradient step (accepted or not: its
     step is at least ``1 / L``) moves no coordinate by more than ``_TOL``;
     since ``||x - P(x + s g)||`` grows with ``s``, the fixed-point residual
-    ``||x - P(x + g / L)||`` is then below ``_TOL`` as well. A last Newton step on the face of the final point (same
-    safeguards) takes it from within ``_TOL`` to rounding of the stationary
-    point, so that finite differences of the solution are clean. Finished
+    ``||x - P(x + g / L)||`` is then below ``_TOL`` as well. A last Newton step on
+    the face of the final point (same safeguards) takes it from within ``_TOL``
+    to rounding of the stationary point, so that finite differences of the
+    solution are clean. Finished
     instances leave the batch.
 
     Returns

@@ -661,3 +661,21 @@ def test_cuda_per_row_values_match_cpu():
     x_cpu.sum().backward()
     x_gpu.sum().backward()
     torch.testing.assert_close(theta_gpu.grad.cpu(), theta_cpu.grad, atol=1e-7, rtol=1e-6)
+
+
+@pytest.mark.parametrize("gamma", [0.3, 2.0])
+def test_newton_ascent_reaches_the_fixed_point_of_the_gradient_ascent(gamma):
+    # The faster ascent (off by default, kernel._NEWTON_ASCENT): a KKT point to rounding,
+    # with fixed items, sure coverage (zero factors) and a binding budget among the rows;
+    # where the problem is concave it is the gradient ascent's (unique) maximizer.
+    from skdfl.optimizers._coverage_newton import newton_ascent
+    theta, w = random_problem(5, 16, 8, 6, sparsity=0.7)
+    theta[:4, :2, :3] = 1.0
+    th, wt = torch.as_tensor(theta), torch.as_tensor(w)
+    x = newton_ascent(th, wt, 3, gamma)
+    assert (x >= 0).all() and (x <= 1).all() and (x.sum(1) <= 3 + 1e-12).all()
+    assert natural_residual(x, theta, w, 3, gamma).max() <= 1e-12
+    assert ((x > 0) & (x < 1)).any() and (x == 1).any()
+    concave = 0.5 * float(kernel.curvature_bound(th, wt, 0.0).max()) + 0.05
+    torch.testing.assert_close(newton_ascent(th, wt, 3, concave),
+                               kernel.gradient_ascent(th, wt, 3, concave), atol=1e-9, rtol=0)
