@@ -42,6 +42,18 @@ Measured (2 cores, 2026-12-02, ``--repeats 1``, nothing else running)::
     auto (n_threads=None)          29.4     59.6        2.02
     torch default (2)              32.5    332.6       10.24
 
+Rerun (2026-12-02, ``--settings auto``, 3 repeats, nothing else running):
+quiet 27.1 s, busy 54.5 s, busy/quiet 2.01; a single run an hour later gave
+26.5 and 61.4 s (2.32). The remainder is not threads: the same job with
+``torch.set_num_threads(1)`` from its first line (no op anywhere on two
+threads) gave 26.8 and 61.2 s (2.28) in that run. The floor for this kind of
+work, measured in the same way (one process beside two spinning ones, best
+of 2): a pure-Python loop 1.56, a loop of tiny torch operations 1.40, and a
+bare training loop (``nn.Linear(5, 40)``, backward, Adam; one thread, one
+OS thread busy) 1.72. Three runnable processes share two cores, and a
+training step's working set is evicted more often than a tight loop's; the
+job sits 0.3-0.6 above that floor, with a spread of 0.3 between runs.
+
 Auto is 5.6x faster than torch's default on the busy machine. For scale, a
 pure-Python loop on this machine runs 1.51x slower beside the same two
 spinning processes (three runnable processes on two cores), so 1.5 is the
