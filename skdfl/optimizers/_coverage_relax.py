@@ -48,7 +48,6 @@ _NEWTON_TRUST = 1e-6  # Newton steps this short are taken without checking the g
 _PINV_RTOL = 1e-10  # eigenvalues below this fraction of the largest are dropped (KKT solves)
 _SUM_TOL = 1e-9     # sum(x) >= k - _SUM_TOL counts as an active budget
 _ROUNDING = 1e-10   # relative size below which differences of values are left to the gradients
-_NEWTON_ASCENT = True   # use _coverage_newton.newton_ascent for gamma > 0 (see ascend)
 
 
 def _w(w):
@@ -362,14 +361,13 @@ def starting_point(theta, k):
 def ascend(theta, w, k, gamma):
     """A local maximizer of ``F(x) - gamma ||x||^2`` over ``{0 <= x <= 1, sum x <= k}``.
 
-    For ``gamma > 0`` (and ``_NEWTON_ASCENT``, on by default),
-    ``skdfl.optimizers._coverage_newton.newton_ascent``: a Newton step on a face
-    at every iteration, about 2x faster per training epoch, the same KKT
-    accuracy and, on the benchmark batches, the same points. For ``gamma = 0``
+    For ``gamma > 0``, ``skdfl.optimizers._coverage_newton.newton_ascent``: a
+    Newton step on a face at every iteration, about 2x faster per training
+    epoch, the same KKT accuracy and, on the benchmark batches, the same points. For ``gamma = 0``
     (where ``2 gamma I - H`` is indefinite on every face) the projected gradient
     ascent of ``gradient_ascent``.
     """
-    if _NEWTON_ASCENT and gamma > 0:
+    if gamma > 0:
         from ._coverage_newton import newton_ascent     # (it uses this module's helpers)
         return newton_ascent(theta, w, k, gamma)
     return gradient_ascent(theta, w, k, gamma)

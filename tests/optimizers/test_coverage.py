@@ -665,7 +665,7 @@ def test_cuda_per_row_values_match_cpu():
 
 @pytest.mark.parametrize("gamma", [0.3, 2.0])
 def test_newton_ascent_reaches_the_fixed_point_of_the_gradient_ascent(gamma):
-    # The faster ascent (off by default, kernel._NEWTON_ASCENT): a KKT point to rounding,
+    # The ascent for gamma > 0 (ascend's default there): a KKT point to rounding,
     # with fixed items, sure coverage (zero factors) and a binding budget among the rows;
     # where the problem is concave it is the gradient ascent's (unique) maximizer.
     from skdfl.optimizers._coverage_newton import newton_ascent
