@@ -54,9 +54,6 @@ class PoolLoss(DecisionLoss):
 
     def instance_losses(self, theta_hat, theta, x_true, solver, **params):
         decisions, feasible = self.grow_pool(theta_hat, x_true, solver, **params)
-        if feasible is None:
-            feasible = torch.ones(theta_hat.shape[0], decisions.shape[0], dtype=torch.bool,
-                                  device=theta_hat.device)
         return self.pool_loss(theta_hat, theta, x_true, decisions, feasible)
 
     def pool_loss(self, theta_hat, theta, x_true, decisions, feasible):
@@ -68,8 +65,9 @@ class PoolLoss(DecisionLoss):
         x_true : Tensor of shape (B, n_vars)
         decisions : Tensor of shape (P, n_vars)
             The pool, on ``theta_hat``'s device.
-        feasible : Tensor of shape (B, P) of bool
-            Which pool entries take part in each row's loss.
+        feasible : Tensor of shape (B, P) of bool, or None
+            Which pool entries take part in each row's loss; None when every
+            entry does (no per-instance parameters).
 
         Returns
         -------
@@ -115,9 +113,19 @@ class PoolLoss(DecisionLoss):
 
 
 def _masked_mean(values, mask):
-    """Mean over the entries of each row that ``mask`` keeps (0 where it keeps none)."""
+    """Mean over the entries of each row that ``mask`` keeps (0 where it keeps none).
+
+    A ``mask`` of None keeps every entry.
+    """
+    if mask is None:
+        return values.mean(-1)
     total = torch.where(mask, values, 0.0).sum(-1)
     return total / mask.sum(-1).clamp(min=1)
+
+
+def _masked_fill(values, mask, fill):
+    """``values`` with ``fill`` where ``mask`` is False (a ``mask`` of None keeps all)."""
+    return values if mask is None else values.masked_fill(~mask, fill)
 
 
 def predicted_gaps(theta_hat, x_true, decisions, sign):
@@ -243,4 +251,4 @@ class ContrastiveMAP(PoolLoss):
         gaps = predicted_gaps(theta_hat, x_true, decisions, self.optimizer.sign)
         # x* is in the pool with a gap of exactly zero; the clamp keeps the
         # rounding of its gap (matrix product against row sum) from going below.
-        return gaps.masked_fill(~feasible, -torch.inf).amax(-1).clamp(min=0.0)
+        return _masked_fill(gaps, feasible, -torch.inf).amax(-1).clamp(min=0.0)

@@ -49,18 +49,23 @@ class SolutionPool:
         # An integer decision's key: its product with a fixed random integer
         # vector, in exact (wrapping) int64 arithmetic, so the same decision
         # always gets the same key; distinct ones collide with a chance of
-        # about 2**-64. A new batch is then checked against the pool in time
-        # linear in the pool, instead of sorting the whole pool again.
+        # about 2**-64. The keys live in a Python set: checking a batch
+        # against it is a few microseconds, where a tensor membership test
+        # (torch.isin sorts) cost more than the batch's solve.
         probe = torch.Generator().manual_seed(0)
         self._probe = torch.randint(1, 2 ** 62, (self.decisions.shape[1],), generator=probe,
                                     dtype=torch.int64).to(self.decisions.device)
-        self._keys = self._key(self.decisions)
+        self._seen = self._key_set(self.decisions)
 
-    def _key(self, decisions):
-        """Keys of integer decisions, or None when some entry is fractional."""
-        if not bool((decisions == decisions.round()).all()):
+    def _key_set(self, decisions):
+        """The set of keys of integer decisions, or None when some entry is fractional."""
+        rounded = decisions.round()
+        if not bool((decisions == rounded).all()):
             return None
-        return (decisions.round().to(torch.int64) * self._probe).sum(-1)
+        return set(self._keys(rounded).tolist())
+
+    def _keys(self, rounded):
+        return (rounded.to(torch.int64) * self._probe).sum(-1)
 
     def __len__(self):
         return self.decisions.shape[0]
@@ -69,27 +74,33 @@ class SolutionPool:
         """Move the pool to ``device`` (in place); returns the pool."""
         self.decisions = self.decisions.to(device)
         self._probe = self._probe.to(device)
-        if self._keys is not None:
-            self._keys = self._keys.to(device)
         return self
 
     def add(self, decisions):
         """Add decisions (rows with NaN, from diverging predictions, are skipped)."""
         decisions = decisions.detach().to(self.decisions)
-        decisions = decisions[torch.isfinite(decisions).all(-1)]
-        if not len(decisions):
-            return
-        keys = self._key(decisions)
-        if keys is None or self._keys is None:       # fractional decisions: sort them all
+        rounded = decisions.round()
+        # One test for both: a NaN row is not equal to its rounding either.
+        integral = (decisions == rounded).all(-1)
+        if not bool(integral.all()):
+            finite = torch.isfinite(decisions).all(-1)
+            decisions, rounded, integral = decisions[finite], rounded[finite], integral[finite]
+            if not len(decisions):
+                return
+            if not bool(integral.all()):
+                self._seen = None
+        if self._seen is None:                   # fractional decisions: sort them all
             self.decisions = _distinct(torch.cat([self.decisions, decisions]))
-            self._keys = self._key(self.decisions)
+            self._seen = self._key_set(self.decisions)
             return
-        new = ~torch.isin(keys, self._keys)
-        if bool(new.any()):
-            keys, decisions = keys[new], decisions[new]
-            first = _first_of_each(keys)         # a batch repeats decisions: keep one each
-            self.decisions = torch.cat([self.decisions, decisions[first]])
-            self._keys = torch.cat([self._keys, keys[first]])
+        new = []
+        for row, key in enumerate(self._keys(rounded).tolist()):
+            if key not in self._seen:            # a batch repeats decisions: keep one each
+                self._seen.add(key)
+                new.append(row)
+        if new:
+            rows = torch.tensor(new, device=decisions.device)
+            self.decisions = torch.cat([self.decisions, decisions[rows]])
 
     def best(self, theta, sign, feasible=None):
         """The pool's best decision for each row of ``theta`` under ``sign * theta @ x``.
@@ -116,14 +127,6 @@ class SolutionPool:
             none = ~feasible.any(-1, keepdim=True)
             x = torch.where(none, float("nan"), x)
         return x
-
-
-def _first_of_each(keys):
-    """Index of the first occurrence of each distinct key, in order of the keys' values."""
-    distinct, inverse = torch.unique(keys, return_inverse=True)
-    first = torch.full_like(distinct, len(keys))
-    return first.scatter_reduce_(0, inverse, torch.arange(len(keys), device=keys.device),
-                                 "amin")
 
 
 def _distinct(decisions):

@@ -10,7 +10,7 @@ softmax distributions over the pool). Every gradient is closed form.
 import torch
 
 from .._validation import check_scalar
-from ._contrastive import PoolLoss, _masked_mean
+from ._contrastive import PoolLoss, _masked_fill, _masked_mean
 
 
 def pool_values(theta, decisions):
@@ -114,9 +114,11 @@ class PairwiseRankingLoss(PoolLoss):
     def pool_loss(self, theta_hat, theta, x_true, decisions, feasible):
         sign = self.optimizer.sign
         # Sign-adjusted values: lower is better for either sense.
-        true_cost = (sign * pool_values(theta, decisions)).masked_fill(~feasible, torch.inf)
+        true_cost = _masked_fill(sign * pool_values(theta, decisions), feasible, torch.inf)
         best_cost, best = true_cost.min(-1, keepdim=True)
-        worse = feasible & (true_cost > best_cost)
+        worse = true_cost > best_cost
+        if feasible is not None:             # infeasible entries, at +inf, are not "worse"
+            worse &= feasible
         predicted = sign * pool_values(theta_hat, decisions)
         hinge = torch.relu(self.margin + predicted.gather(-1, best) - predicted)
         return _masked_mean(hinge, worse)
@@ -172,9 +174,9 @@ class ListwiseRankingLoss(PoolLoss):
 
     def pool_loss(self, theta_hat, theta, x_true, decisions, feasible):
         scale = -self.optimizer.sign / self.tau
-        true_scores = (scale * pool_values(theta, decisions)).masked_fill(~feasible, -torch.inf)
-        scores = (scale * pool_values(theta_hat, decisions)).masked_fill(~feasible, -torch.inf)
+        true_scores = _masked_fill(scale * pool_values(theta, decisions), feasible, -torch.inf)
+        scores = _masked_fill(scale * pool_values(theta_hat, decisions), feasible, -torch.inf)
         p = torch.softmax(true_scores, -1)
         # Entries outside the row's feasible set have p = 0 and log q = -inf.
-        log_q = torch.where(feasible, torch.log_softmax(scores, -1), 0.0)
+        log_q = _masked_fill(torch.log_softmax(scores, -1), feasible, 0.0)
         return -(p * log_q).sum(-1)
