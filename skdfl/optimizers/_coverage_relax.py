@@ -245,7 +245,8 @@ class _Face:
     ``exact=False`` (the ascent's Newton proposals, which only need the
     test of a strict local maximum and the solve where it holds) factors
     it by Bunch-Kaufman ``L D L'`` instead, several times cheaper than
-    ``eigh`` on small batched matrices; the backward keeps ``eigh``.
+    ``eigh`` on small batched matrices; so does the backward where every
+    row's face is a strict local maximum, else it takes ``eigh``.
 
     The matrix is symmetric, indefinite and may be singular (``gamma = 0``
     and items that cover nothing), so systems are solved with a
@@ -501,7 +502,12 @@ class _CoverageRelaxation(torch.autograd.Function):
         x, theta, w = ctx.saved_tensors
         if not bool(((x > 0) & (x < 1)).any()):
             return torch.zeros_like(theta), None, None, None
-        face = _Face(x, theta, w, ctx.k, ctx.gamma)
+        face = _Face(x, theta, w, ctx.k, ctx.gamma, exact=False) if ctx.gamma > 0 else None
+        if face is None or not bool(face.definite.all()):
+            # A singular or indefinite face (gamma = 0, a saddle point): the
+            # pseudo-inverse. At strict local maxima, the usual case for gamma > 0,
+            # the L D L' solve gives the same solution, several times cheaper.
+            face = _Face(x, theta, w, ctx.k, ctx.gamma)
         u = face.solve(grad_x.to(x.dtype), x.new_zeros(x.shape[0]))
         return -coverage_gradient_vjp(x, theta, w, u), None, None, None
 
