@@ -1,5 +1,7 @@
 """The solution pool (solve_ratio) against plain loops, and its wiring into training."""
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -18,6 +20,27 @@ def test_pool_is_deduplicated_and_grows():
     pool.add(torch.tensor([[0.0, 1.0, 1.0], [1.0, 1.0, 0.0], [float("nan"), 0.0, 0.0]]))
     assert len(pool) == 3
     assert {tuple(r) for r in pool.decisions.tolist()} == {(1, 0, 1), (0, 1, 1), (1, 1, 0)}
+
+
+@pytest.mark.parametrize("fraction_at", [None, 3])
+def test_pool_holds_each_finite_decision_seen_once(fraction_at):
+    # Oracle: the set of finite rows added so far. Batches repeat decisions
+    # (within and across batches), carry NaN rows and, from batch
+    # ``fraction_at`` on, fractional rows (the pool then sorts instead of keying).
+    rng = np.random.RandomState(0)
+    first = torch.tensor(rng.randint(0, 3, size=(4, 5)), dtype=torch.float64)
+    pool, seen = SolutionPool(first), {tuple(r) for r in first.tolist()}
+    for step in range(8):
+        batch = torch.tensor(rng.randint(0, 3, size=(12, 5)), dtype=torch.float64)
+        batch[rng.randint(12, size=4)] = batch[rng.randint(12, size=4)]
+        batch[rng.randint(12)] = float("nan")
+        if fraction_at is not None and step >= fraction_at:
+            batch[rng.randint(12)] = 0.5
+        pool.add(batch)
+        seen |= {tuple(r) for r in batch.tolist() if np.isfinite(r).all()}
+        rows = [tuple(r) for r in pool.decisions.tolist()]
+        assert len(rows) == len(set(rows)) and set(rows) == seen
+    assert len(pickle.loads(pickle.dumps(pool))) == len(seen)
 
 
 @pytest.mark.parametrize("sign", [1.0, -1.0])
