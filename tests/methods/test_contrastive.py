@@ -237,3 +237,23 @@ def test_training_with_a_k_per_row(method):
     np.testing.assert_array_equal(est.decide(X[80:], k=k[80:]).sum(1), k[80:])
     assert (est.score(X[80:], y[80:], k=k[80:])
             > untrained.score(X[80:], y[80:], k=k[80:]) + 0.1)
+
+
+@pytest.mark.parametrize("name", ["nce", "cmap", "ltr-point", "ltr-pair", "ltr-list"])
+def test_pool_loss_without_a_mask_equals_an_all_true_mask(name):
+    # Without per-instance parameters the losses get feasible=None and skip
+    # the masking: the same values and gradients as a mask that keeps all.
+    rng = np.random.RandomState(3)
+    optimizer = KSubset(k=2, n_items=5)
+    loss = make_loss(name, optimizer)
+    theta = torch.tensor(rng.normal(size=(6, 5)))
+    x_true = optimizer._solve(theta)
+    decisions = torch.cat([x_true, optimizer._solve(torch.tensor(rng.normal(size=(6, 5))))])
+    predictions, results = rng.normal(size=(6, 5)), []
+    for feasible in (None, torch.ones(6, len(decisions), dtype=torch.bool)):
+        theta_hat = torch.tensor(predictions, requires_grad=True)
+        value = loss.pool_loss(theta_hat, theta, x_true, decisions, feasible)
+        value.sum().backward()
+        results.append((value.detach(), theta_hat.grad))
+    torch.testing.assert_close(results[0][0], results[1][0])
+    torch.testing.assert_close(results[0][1], results[1][1])
