@@ -148,12 +148,18 @@ class _PerturbedSolve(torch.autograd.Function):
     @staticmethod
     def forward(ctx, theta_hat, optimizer, sigma, noise, multiplicative, params):
         theta = theta_hat.detach()
-        # The unperturbed decision comes along in the same solver call: the
-        # baseline of the gradient estimate.
-        stacked = torch.cat([theta.unsqueeze(0), perturb(theta, noise, sigma, multiplicative)])
-        decisions = solve_stacked(optimizer, stacked, **params)
-        z = decisions[1:]
-        ctx.save_for_backward(theta, noise, z - decisions[0])
+        perturbed = perturb(theta, noise, sigma, multiplicative)
+        if len(noise) > 1:
+            # The baseline of each sample's gradient estimate: the mean of the
+            # other samples (independent of its noise).
+            z = solve_stacked(optimizer, perturbed, **params)
+            baseline = (z.sum(0, keepdim=True) - z) / (len(z) - 1)
+        else:
+            # One sample: the unperturbed decision, in the same solver call.
+            decisions = solve_stacked(optimizer, torch.cat([theta.unsqueeze(0), perturbed]),
+                                      **params)
+            z, baseline = decisions[1:], decisions[0]
+        ctx.save_for_backward(theta, noise, z - baseline)
         ctx.sigma, ctx.multiplicative = sigma, multiplicative
         return z.mean(0)
 
@@ -161,10 +167,8 @@ class _PerturbedSolve(torch.autograd.Function):
     def backward(ctx, grad_y):
         theta, noise, change = ctx.saved_tensors
         # Gaussian integration by parts: d/dtheta E[z] = E[z Z^T] / sigma.
-        # Each sample enters by how much the noise changed its decision
-        # (z minus the unperturbed decision, independent of the noise):
-        # the same expectation, and no variance from the samples the noise
-        # leaves alone.
+        # Each sample enters by how far its decision is from a baseline
+        # independent of its noise: the same expectation, less variance.
         reward = (change * grad_y.unsqueeze(0)).sum(-1, keepdim=True)
         grad = (reward * noise).mean(0) / ctx.sigma
         if ctx.multiplicative:
@@ -181,14 +185,19 @@ class PerturbedOptimizer(torch.nn.Module):
     The forward pass returns the Monte-Carlo estimate of
     ``y_sigma(theta_hat) = E[solve(theta_hat + sigma Z)]``, ``Z ~ N(0, I)``,
     a smooth function of ``theta_hat``; the backward pass applies its
-    Jacobian estimate ``E[(solve(theta_hat + sigma Z) - x_hat) Z^T] / sigma``
-    (Gaussian integration by parts), where subtracting the unperturbed
-    decision ``x_hat = solve(theta_hat)`` keeps the expectation (``Z`` has
-    mean zero) and removes the variance of every sample the noise leaves
-    unchanged: on the shortest paths of
-    :func:`~skdfl.datasets.make_shortest_path` it roughly halved the regret
-    reached with one sample. ``x_hat`` and all ``n_samples`` draws of a
-    batch are solved in one batched call.
+    Jacobian estimate ``E[(z_s - b_s) Z_s^T] / sigma`` (Gaussian integration
+    by parts) over the samples ``z_s = solve(theta_hat + sigma Z_s)``, where
+    a baseline ``b_s`` independent of ``Z_s`` keeps the expectation (``Z``
+    has mean zero) and lowers the variance: the mean of the other samples'
+    decisions (leave-one-out), or with ``n_samples=1`` the unperturbed
+    decision ``solve(theta_hat)`` (solved in the same call; on the shortest
+    paths of :func:`~skdfl.datasets.make_shortest_path` it roughly halved
+    the regret reached with one sample, against no baseline). With 10
+    samples the leave-one-out baseline reached a lower regret than the
+    unperturbed one on those shortest paths (3 seeds, degree 6: 0.116
+    against 0.120 additive, 0.132 against 0.142 multiplicative), with one
+    solve fewer per instance. All draws of a batch are solved in one
+    batched call.
 
     With ``multiplicative=True`` the perturbed parameters are
     ``theta_hat * exp(sigma Z - sigma^2 / 2)`` (log-normal noise of mean

@@ -91,13 +91,15 @@ def test_two_path_graph_a_minimization_matches_the_closed_form():
     np.testing.assert_allclose(jacobian, exact_jacobian(exact, theta), atol=0.015)
 
 
+@pytest.mark.parametrize("n_samples", [1, 5])
 @pytest.mark.parametrize("multiplicative", [False, True])
 @pytest.mark.parametrize("optimizer, width", [(KSubset(k=2), 6), (ShortestPath(grid=(3, 3)), 12)])
-def test_backward_follows_the_formula_with_the_same_noise(optimizer, width, multiplicative):
+def test_backward_follows_the_formula_with_the_same_noise(optimizer, width, multiplicative,
+                                                          n_samples):
     rng = np.random.RandomState(0)
     theta_hat = torch.as_tensor(rng.uniform(0.5, 2.0, size=(4, width)))
     grad_out = torch.as_tensor(rng.normal(size=(4, width)))
-    sigma, n_samples = 0.7, 5
+    sigma = 0.7
     layer = PerturbedOptimizer(optimizer, sigma=sigma, n_samples=n_samples,
                                multiplicative=multiplicative,
                                generator=torch.Generator().manual_seed(3))
@@ -109,9 +111,12 @@ def test_backward_follows_the_formula_with_the_same_noise(optimizer, width, mult
     perturbed = (theta_hat * torch.exp(sigma * noise - sigma ** 2 / 2) if multiplicative
                  else theta_hat + sigma * noise)
     z = torch.stack([optimizer.solve(p) for p in perturbed])
-    x0 = optimizer.solve(theta_hat)
-    # E[z Z^T] / sigma with the unperturbed decision as baseline (zero-mean Z).
-    reward = ((z - x0) * grad_out).sum(-1, keepdim=True)
+    # E[z Z^T] / sigma with a baseline independent of each sample's noise
+    # (zero-mean Z): the other samples' mean, or for one sample the
+    # unperturbed decision.
+    baseline = ((z.sum(0) - z) / (n_samples - 1) if n_samples > 1
+                else optimizer.solve(theta_hat))
+    reward = ((z - baseline) * grad_out).sum(-1, keepdim=True)
     expected = (reward * noise).mean(0) / sigma
     if multiplicative:
         expected = expected / theta_hat
@@ -201,7 +206,6 @@ def test_per_row_k_in_every_solve():
         perturbed = theta_hat * factor if multiplicative else theta_hat + sigma * noise
         # Row by row, with KSubset(k=k_i) and that row's noise.
         x_true = torch.stack([KSubset(k=int(k[i])).solve(theta[i]) for i in range(6)])
-        x0 = torch.stack([KSubset(k=int(k[i])).solve(theta_hat[i]) for i in range(6)])
         z = torch.stack([torch.stack([KSubset(k=int(k[i])).solve(perturbed[s, i])
                                       for i in range(6)]) for s in range(n_samples)])
         dpo = PerturbedRegret(KSubset(k=2), sigma=sigma, n_samples=n_samples,
@@ -212,7 +216,8 @@ def test_per_row_k_in_every_solve():
         value.backward()
         regrets = -(theta * (z.mean(0) - x_true)).sum(-1)        # maximize
         assert value.item() == pytest.approx(regrets.mean().item(), rel=1e-12)
-        reward = ((z - x0) * (-theta / 6)).sum(-1, keepdim=True)
+        baseline = (z.sum(0) - z) / (n_samples - 1)             # leave-one-out
+        reward = ((z - baseline) * (-theta / 6)).sum(-1, keepdim=True)
         grad = (reward * noise).mean(0) / sigma
         torch.testing.assert_close(t.grad, grad / theta_hat if multiplicative else grad)
 
