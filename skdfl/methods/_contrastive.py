@@ -81,7 +81,7 @@ class PoolLoss(DecisionLoss):
         Returns
         -------
         decisions : Tensor of shape (P, n_vars)
-            The pool, on ``theta_hat``'s device.
+            The pool, in ``theta_hat``'s dtype and on its device.
         feasible : Tensor of shape (B, P) of bool, or None
             None when there are no per-instance parameters (every entry
             suits every row).
@@ -97,10 +97,11 @@ class PoolLoss(DecisionLoss):
         # repeat the deduplication, a sort of the whole pool.
         if getattr(solver, "pool", None) is not self.pool:
             self.pool.add(torch.cat([x_true.detach().to(x_hat), x_hat]))
-        decisions = self.pool.decisions
+        decisions = self.pool.decisions_like(theta_hat)
         if not params:
             return decisions, None
-        feasible = solver.pool_feasible(decisions, **params)
+        # (checked on the pool in its own precision)
+        feasible = solver.pool_feasible(self.pool.decisions, **params)
         if feasible is None:
             raise ValueError(
                 f"method {self.method_name!r} compares each instance with a pool of other "

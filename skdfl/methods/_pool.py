@@ -56,6 +56,14 @@ class SolutionPool:
         self._probe = torch.randint(1, 2 ** 62, (self.decisions.shape[1],), generator=probe,
                                     dtype=torch.int64).to(self.decisions.device)
         self._seen = self._key_set(self.decisions)
+        self._cast = None
+
+    def decisions_like(self, tensor):
+        """The pool in ``tensor``'s dtype and device (the copy kept until the pool changes)."""
+        cast = self._cast
+        if cast is None or cast.dtype != tensor.dtype or cast.device != tensor.device:
+            cast = self._cast = self.decisions.to(tensor)
+        return cast
 
     def _key_set(self, decisions):
         """The set of keys of integer decisions, or None when some entry is fractional."""
@@ -74,6 +82,7 @@ class SolutionPool:
         """Move the pool to ``device`` (in place); returns the pool."""
         self.decisions = self.decisions.to(device)
         self._probe = self._probe.to(device)
+        self._cast = None
         return self
 
     def add(self, decisions):
@@ -90,6 +99,7 @@ class SolutionPool:
             if not bool(integral.all()):
                 self._seen = None
         if self._seen is None:                   # fractional decisions: sort them all
+            self._cast = None
             self.decisions = _distinct(torch.cat([self.decisions, decisions]))
             self._seen = self._key_set(self.decisions)
             return
@@ -101,6 +111,7 @@ class SolutionPool:
         if new:
             rows = torch.tensor(new, device=decisions.device)
             self.decisions = torch.cat([self.decisions, decisions[rows]])
+            self._cast = None
 
     def best(self, theta, sign, feasible=None):
         """The pool's best decision for each row of ``theta`` under ``sign * theta @ x``.

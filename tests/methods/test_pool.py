@@ -43,6 +43,20 @@ def test_pool_holds_each_finite_decision_seen_once(fraction_at):
     assert len(pickle.loads(pickle.dumps(pool))) == len(seen)
 
 
+def test_decisions_like_follows_the_pool():
+    pool = SolutionPool(torch.tensor([[1.0, 0.0]], dtype=torch.float64))
+    like = torch.zeros(1, dtype=torch.float32)
+    first = pool.decisions_like(like)
+    assert first.dtype == torch.float32 and pool.decisions_like(like) is first   # kept
+    pool.add(torch.tensor([[1.0, 0.0]]))                   # nothing new: still kept
+    assert pool.decisions_like(like) is first
+    pool.add(torch.tensor([[0.0, 1.0]]))
+    assert pool.decisions_like(like).tolist() == pool.decisions.tolist() == [[1, 0], [0, 1]]
+    pool.add(torch.tensor([[0.5, 0.5]]))                   # fractional: sorted again
+    assert pool.decisions_like(like).tolist() == pool.decisions.tolist()
+    assert len(pool) == 3
+
+
 @pytest.mark.parametrize("sign", [1.0, -1.0])
 def test_best_equals_a_plain_loop(sign):
     rng = np.random.RandomState(0)
