@@ -471,7 +471,11 @@ class Method:
     pyepo_loss: Callable                         # builder: PyepoSetup -> loss
     speedup_target: Optional[float] = None       # None: not decision-focused, no targets
     epoch_ratio_target: Optional[float] = None   # skdfl epoch time / two-stage's
-    softplus: bool = False                       # positive predictions: Linear + Softplus
+
+    @property
+    def softplus(self):
+        """Positive predictions (Linear + Softplus), as skdfl's parameters ask."""
+        return self.skdfl_params.get("out_activation") == "softplus"
 
     @property
     def decision_focused(self):
@@ -498,9 +502,9 @@ METHODS = {m.name: m for m in (
            _pyepo_adaptive_imle_regret, SAMPLING_TARGET),
     Method("dpo", {"method": "dpo", **_SAMPLES}, _pyepo_perturbed_regret, SAMPLING_TARGET),
     Method("dpo-mul", {"method": "dpo-mul", **_SAMPLES, "out_activation": "softplus"},
-           _pyepo_perturbed_mul_regret, SAMPLING_TARGET, softplus=True),
+           _pyepo_perturbed_mul_regret, SAMPLING_TARGET),
     Method("fy-mul", {"method": "fy-mul", **_SAMPLES, "out_activation": "softplus"},
-           _pyepo_fenchel_young_mul, SAMPLING_TARGET, softplus=True),
+           _pyepo_fenchel_young_mul, SAMPLING_TARGET),
     Method("pg", {"method": "pg", "sigma": PG_SIGMA, "finite_difference": FINITE_DIFFERENCE},
            _pyepo_perturbation_gradient, SINGLE_SOLVE_TARGET),
     Method("nce", {"method": "nce"}, _on_true_decisions(pyepo.func.noiseContrastiveEstimation),

@@ -56,13 +56,17 @@ class SolutionPool:
         self._probe = torch.randint(1, 2 ** 62, (self.decisions.shape[1],), generator=probe,
                                     dtype=torch.int64).to(self.decisions.device)
         self._seen = self._key_set(self.decisions)
-        self._cast = None
+        self._cast = (None, None)
 
     def decisions_like(self, tensor):
         """The pool in ``tensor``'s dtype and device (the copy kept until the pool changes)."""
-        cast = self._cast
-        if cast is None or cast.dtype != tensor.dtype or cast.device != tensor.device:
-            cast = self._cast = self.decisions.to(tensor)
+        # Every change of the pool assigns a new ``decisions`` tensor: a copy
+        # made from the current one is still valid.
+        source, cast = self._cast
+        if source is not self.decisions or cast.dtype != tensor.dtype \
+                or cast.device != tensor.device:
+            cast = self.decisions.to(tensor)
+            self._cast = (self.decisions, cast)
         return cast
 
     def _key_set(self, decisions):
@@ -82,7 +86,6 @@ class SolutionPool:
         """Move the pool to ``device`` (in place); returns the pool."""
         self.decisions = self.decisions.to(device)
         self._probe = self._probe.to(device)
-        self._cast = None
         return self
 
     def add(self, decisions):
@@ -99,7 +102,6 @@ class SolutionPool:
             if not bool(integral.all()):
                 self._seen = None
         if self._seen is None:                   # fractional decisions: sort them all
-            self._cast = None
             self.decisions = _distinct(torch.cat([self.decisions, decisions]))
             self._seen = self._key_set(self.decisions)
             return
@@ -111,7 +113,6 @@ class SolutionPool:
         if new:
             rows = torch.tensor(new, device=decisions.device)
             self.decisions = torch.cat([self.decisions, decisions[rows]])
-            self._cast = None
 
     def best(self, theta, sign, feasible=None):
         """The pool's best decision for each row of ``theta`` under ``sign * theta @ x``.
