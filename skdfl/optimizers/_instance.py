@@ -68,17 +68,21 @@ def instance_tensor(value, name, n_instances, *, tail=(), integer=False, boolean
             _raise_first(bad, name, tensor, "must hold True/False (or 0/1) flags")
         return tensor.to(dtype=torch.bool)
     # Integer input is finite and whole already: only its range needs a look.
-    whole = kind in "biu"
-    tensor = tensor.to(torch.float64)
-    if not whole:
+    if kind == "b":
+        tensor = tensor.to(torch.long)
+    if kind not in "biu":
+        tensor = tensor.to(torch.float64)
         _raise_first(~torch.isfinite(tensor), name, tensor, "must be finite")
-    if integer and not whole:
-        _raise_first(tensor != tensor.round(), name, tensor, "must hold whole numbers")
-    if low is not None:
-        _raise_first(tensor < low, name, tensor, f"must be >= {low:g}")
-    if high is not None:
-        note = f" ({high_note})" if high_note else ""
-        _raise_first(tensor > high, name, tensor, f"must be <= {high:g}{note}")
+        if integer:
+            _raise_first(tensor != tensor.round(), name, tensor, "must hold whole numbers")
+    if (low is not None or high is not None) and tensor.numel():
+        # One reduction for both bounds; the rows are searched only when one is crossed.
+        smallest, largest = (float(v) for v in torch.aminmax(tensor))
+        if low is not None and smallest < low:
+            _raise_first(tensor < low, name, tensor, f"must be >= {low:g}")
+        if high is not None and largest > high:
+            note = f" ({high_note})" if high_note else ""
+            _raise_first(tensor > high, name, tensor, f"must be <= {high:g}{note}")
     return tensor.to(dtype)
 
 

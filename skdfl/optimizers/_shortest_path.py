@@ -5,6 +5,7 @@ import numbers
 import numpy as np
 import torch
 
+from .._tensor import as_batch
 from .._validation import check_option, check_scalar
 from ._base import Optimizer, device_key, theta_values
 from ._cell_grid import CellGrid, cell_paths, check_cell_grid, raise_negative_cycle
@@ -430,7 +431,30 @@ class ShortestPath(Optimizer):
                          f"{row}), the first of {int(bad.sum())} such row(s); every instance "
                          f"needs an open path from its source to its target.")
 
+    def solve(self, theta, **params):
+        # The solve finds the rows without an open path itself (their cost is
+        # inf): one pass over the batch rather than a check and then a solve.
+        batch, restore = as_batch(theta, "theta", width=self.n_params)
+        self.check_param_names(params)
+        given = {name: value for name, value in params.items() if value is not None}
+        checked = self._checked_ends_and_mask(given, len(batch), batch.device)
+        self.check_theta(batch, "theta")
+        if not checked or self.cell_grid is not None:
+            return restore(self._solve(batch, **checked))
+        used, cost = self._cheapest_paths(batch.to(torch.float64), **checked)
+        if not bool(torch.isfinite(cost).all()):
+            self._raise_no_path(cost, *(checked.get(name) for name in ("source", "target",
+                                                                        "arc_mask")))
+        return restore(used.to(batch.dtype))
+
     def _check_instance_params(self, params, n_instances, device):
+        checked = self._checked_ends_and_mask(params, n_instances, device)
+        if checked and self.cell_grid is None:
+            self._check_open_paths(checked, n_instances, device)
+        return checked
+
+    def _checked_ends_and_mask(self, params, n_instances, device):
+        """The per-instance arrays checked one by one (not yet for an open path)."""
         cells = self.cell_grid
         if cells is not None and "arc_mask" in params:
             raise ValueError("arc_mask applies to costs='arcs'; ShortestPath(costs='cells') "
@@ -455,8 +479,6 @@ class ShortestPath(Optimizer):
                     f"source and target must differ in every instance; both are "
                     f"{int(source[row])} in row {row} (instance {row}), the first of "
                     f"{int((source == target).sum())} such row(s).")
-        if checked and cells is None:
-            self._check_open_paths(checked, n_instances, device)
         return checked
 
     def _relax(self, theta, gamma, **params):

@@ -266,6 +266,10 @@ def test_unreachable_end_nodes(problem, params, match, kernel):
     n = len(next(iter(params.values())))
     with pytest.raises(ValueError, match=match):
         sp.solve(np.ones((n, sp.n_params)), **params)
+    # solve finds such rows in its own pass; checking the data alone (as fit
+    # does, once) finds the same row with the same words
+    with pytest.raises(ValueError, match=match):
+        sp.check_params(params, n)
 
 
 @pytest.mark.parametrize("problem", PROBLEMS, ids=IDS)
