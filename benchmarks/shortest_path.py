@@ -185,12 +185,17 @@ predictions), and for the multiplicative noise of dpo-mul and fy-mul
 same as PyEPO's with the same hyperparameters; it only changes the units of
 the network's output (and of ltr-point's squared errors), which Adam sees
 as a slightly different effective step size. The additive noise of imle,
-aimle, fy and dpo (``tau``, ``sigma``) and ltr-list's softmax temperature
-act on the rescaled costs in skdfl, on the raw costs in PyEPO: on the
-shortest path ``mean|C|`` is close to 1 so the two match; on the k-subset
-values (``mean|C|`` about 3.6 at degree 4) skdfl's perturbation is that
-many times larger, and its softmax that many times flatter, relative to the
-costs than PyEPO's with the same nominal value.
+aimle, fy and dpo (skdfl's ``tau``/``sigma``, PyEPO's ``sigma``) and
+ltr-list's softmax temperature ``tau`` act on the costs themselves: the
+benchmark gives them in the raw costs' units, as PyEPO takes them, and
+divides them by the scale for skdfl (``Method.cost_units``), so that both
+libraries train the same loss. (Until 2026-12-02 skdfl got the nominal
+values: on the k-subset values, ``mean|C|`` about 4.4 at degree 6, its noise
+was that many times larger and its softmax that many times flatter
+relative to the costs than PyEPO's. With the same loss, imle's regret at
+degree 6 moved from 0.0753/0.0688 to 0.0730/0.0663 on seeds 0/1, against
+PyEPO's 0.0726/0.0663, and ltr-list's from 0.0900/0.0760 to 0.0753/0.0649,
+against 0.0705/0.0648.)
 
 ``--solve-ratio r`` (default 1, both libraries' default) sets, for every
 method and in both libraries (skdfl's ``solve_ratio=r``, PyEPO's
@@ -471,6 +476,10 @@ class Method:
     pyepo_loss: Callable                         # builder: PyepoSetup -> loss
     speedup_target: Optional[float] = None       # None: not decision-focused, no targets
     epoch_ratio_target: Optional[float] = None   # skdfl epoch time / two-stage's
+    #: skdfl parameters that act on the costs themselves (additive noise, a softmax
+    #: temperature): written in the raw costs' units, as PyEPO's, and divided by
+    #: skdfl's target scale in fit_skdfl so that both libraries' losses are the same.
+    cost_units: tuple = ()
 
     @property
     def softplus(self):
@@ -493,14 +502,16 @@ METHODS = {m.name: m for m in (
     Method("two-stage", {"method": "two-stage"}, _pyepo_squared_error),
     Method("spo+", {"method": "spo+"}, _pyepo_spo_plus, 3.0, 2.0),
     Method("dbb", {"method": "dbb", "lambd": LAMBD}, _pyepo_blackbox_regret, 3.0, 2.0),
-    Method("imle", {"method": "imle", "n_samples": N_SAMPLES, "lambd": LAMBD, "noise": "sog"},
-           _pyepo_imle_regret, 20.0),
-    Method("fy", {"method": "fy", **_SAMPLES}, _pyepo_fenchel_young, 10.0),
+    Method("imle", {"method": "imle", "n_samples": N_SAMPLES, "lambd": LAMBD, "noise": "sog",
+                    "tau": SIGMA}, _pyepo_imle_regret, 20.0, cost_units=("tau",)),
+    Method("fy", {"method": "fy", **_SAMPLES}, _pyepo_fenchel_young, 10.0,
+           cost_units=("sigma",)),
     Method("nid", {"method": "nid"}, _pyepo_negative_identity_regret, SINGLE_SOLVE_TARGET),
     Method("aimle", {"method": "aimle", "n_samples": N_SAMPLES, "lambd": AIMLE_LAMBD,
-                     "noise": "sog", "finite_difference": FINITE_DIFFERENCE},
-           _pyepo_adaptive_imle_regret, SAMPLING_TARGET),
-    Method("dpo", {"method": "dpo", **_SAMPLES}, _pyepo_perturbed_regret, SAMPLING_TARGET),
+                     "noise": "sog", "tau": SIGMA, "finite_difference": FINITE_DIFFERENCE},
+           _pyepo_adaptive_imle_regret, SAMPLING_TARGET, cost_units=("tau",)),
+    Method("dpo", {"method": "dpo", **_SAMPLES}, _pyepo_perturbed_regret, SAMPLING_TARGET,
+           cost_units=("sigma",)),
     Method("dpo-mul", {"method": "dpo-mul", **_SAMPLES, "out_activation": "softplus"},
            _pyepo_perturbed_mul_regret, SAMPLING_TARGET),
     Method("fy-mul", {"method": "fy-mul", **_SAMPLES, "out_activation": "softplus"},
@@ -516,7 +527,8 @@ METHODS = {m.name: m for m in (
     Method("ltr-pair", {"method": "ltr-pair"},
            _on_true_costs(pyepo.func.pairwiseLearningToRank), SINGLE_SOLVE_TARGET),
     Method("ltr-list", {"method": "ltr-list", "tau": LTR_TAU},
-           _on_true_costs(pyepo.func.listwiseLearningToRank), SINGLE_SOLVE_TARGET),
+           _on_true_costs(pyepo.func.listwiseLearningToRank), SINGLE_SOLVE_TARGET,
+           cost_units=("tau",)),
 )}
 
 
@@ -562,13 +574,25 @@ def check_same_draws(problem, degree, seed):
 
 def fit_skdfl(problem, method, X, C, epochs, seed, solve_ratio=SOLVE_RATIO):
     """A fitted DecisionFocusedRegressor (all epochs run: no early stop)."""
+    scale = target_scale(C)
+    params = {name: value / scale if name in method.cost_units else value
+              for name, value in method.skdfl_params.items()}
     est = DecisionFocusedRegressor(
-        problem.optimizer(), **method.skdfl_params, solve_ratio=solve_ratio,
+        problem.optimizer(), **params, solve_ratio=solve_ratio,
         learning_rate_init=LEARNING_RATE, batch_size=BATCH_SIZE, max_iter=epochs,
         n_iter_no_change=10**6, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)   # max_iter reached on purpose
-        return est.fit(X, C)
+        est.fit(X, C)
+    if not np.isclose(est.target_scale_, scale):
+        raise RuntimeError(f"skdfl's target scale {est.target_scale_} is not mean|C| {scale}: "
+                           "the cost-unit parameters were not matched.")
+    return est
+
+
+def target_scale(C):
+    """skdfl's ``target_scale_`` for training costs ``C``: their mean absolute value."""
+    return float(np.mean(np.abs(C)))
 
 
 def run_skdfl(problem, method, data, epochs, seed, solve_ratio=SOLVE_RATIO):
@@ -719,7 +743,7 @@ def target_summary(methods):
 
 def header(args, problem, methods):
     scales = ", ".join(
-        f"deg {d}: {np.mean(np.abs(make_data(problem, d, args.seeds[0]).C_train)):.2f}"
+        f"deg {d}: {target_scale(make_data(problem, d, args.seeds[0]).C_train):.2f}"
         for d in args.degrees)
     n_params = make_data(problem, args.degrees[0], args.seeds[0], 1, 1).C_train.shape[1]
     targets = target_summary(methods)
