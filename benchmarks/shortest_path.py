@@ -189,7 +189,8 @@ aimle, fy and dpo (skdfl's ``tau``/``sigma``, PyEPO's ``sigma``) and
 ltr-list's softmax temperature ``tau`` act on the costs themselves: the
 benchmark gives them in the raw costs' units, as PyEPO takes them, and
 divides them by the scale for skdfl (``Method.cost_units``), so that both
-libraries train the same loss. (Until 2026-12-02 skdfl got the nominal
+libraries train the same loss (``--nominal-units``: skdfl gets the nominal
+values instead). (Until 2026-12-02 skdfl got the nominal
 values: on the k-subset values, ``mean|C|`` about 4.4 at degree 6, its noise
 was that many times larger and its softmax that many times flatter
 relative to the costs than PyEPO's. With the same loss, imle's regret at
@@ -234,6 +235,7 @@ from typing import Callable, Optional
 
 import gurobipy as gp
 import numpy as np
+import scipy.stats
 import torch
 from gurobipy import GRB
 from sklearn.exceptions import ConvergenceWarning
@@ -701,6 +703,16 @@ def epoch_ratio(results, degree, name):
     return float(np.mean([r.epoch_seconds / b.epoch_seconds for r, b in zip(runs, baseline)]))
 
 
+def paired_difference(ours, theirs):
+    """skdfl's regret less PyEPO's, mean over seeds and 95% t-interval half-width."""
+    differences = np.array([a.regret - b.regret for a, b in zip(ours, theirs)])
+    if len(differences) < 2:
+        return f"{differences.mean():+.4f}"
+    half = (scipy.stats.t.ppf(0.975, len(differences) - 1)
+            * differences.std(ddof=1) / np.sqrt(len(differences)))
+    return f"{differences.mean():+.4f}+-{half:.4f}"
+
+
 def table_rows(results, methods, degrees):
     rows = []
     for degree in degrees:
@@ -716,6 +728,7 @@ def table_rows(results, methods, degrees):
             rows.append({
                 "degree": str(degree), "method": method.name,
                 "skdfl regret": f"{r_ours:.4f}", "PyEPO regret": f"{r_theirs:.4f}",
+                "difference (95%)": paired_difference(ours, theirs),
                 "skdfl s": f"{s_ours:.2f}", "PyEPO s": f"{s_theirs:.2f}",
                 "speed-up": f"{speedup:.2f}x",
                 "target": "-" if speed_target is None else f">={speed_target:g}x",
@@ -761,9 +774,13 @@ def header(args, problem, methods):
         f"{skdfl.__version__}, PyEPO {pyepo.__version__} (gurobi threads: {gurobi}), "
         f"torch {torch.__version__} with {torch.get_num_threads()} threads, "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}",
-        f"skdfl's internal target scale mean|C| (seed {args.seeds[0]}): {scales}",
-        "regret: normalized test regret, mean over seeds; s: fit wall seconds, mean over "
-        "seeds; speed-up: PyEPO s / skdfl s;",
+        f"skdfl's internal target scale mean|C| (seed {args.seeds[0]}): {scales}; skdfl's "
+        "additive noise and ltr-list's tau " + (
+            "nominal (on the rescaled costs)" if args.nominal_units else
+            "divided by it (the same loss as PyEPO's on the raw costs)"),
+        "regret: normalized test regret, mean over seeds; difference: skdfl's regret less "
+        "PyEPO's on the same seed, mean +- 95% t-interval over seeds;",
+        "s: fit wall seconds, mean over seeds; speed-up: PyEPO s / skdfl s;",
         "epoch/2s: skdfl epoch time / skdfl two-stage epoch time.",
         "Targets: " + (targets or "none") + f"; regret <= PyEPO + {REGRET_SLACK} for each "
         "decision-focused method.",
@@ -798,6 +815,10 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=None,
                         help="torch.set_num_threads(N) and gurobi Threads=N for both "
                              "libraries (default: leave both alone)")
+    parser.add_argument("--nominal-units", action="store_true",
+                        help="give skdfl the cost-unit hyperparameters' nominal values "
+                             "(on its rescaled costs) instead of values matched to PyEPO's "
+                             "raw costs")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="no progress line per fit (on stderr)")
     return parser.parse_args(argv)
@@ -810,6 +831,8 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
         problem = dataclasses.replace(problem, gurobi_threads=args.threads)
     methods = [METHODS[name] for name in dict.fromkeys(args.methods)]
+    if args.nominal_units:
+        methods = [dataclasses.replace(m, cost_units=()) for m in methods]
     log = progress_log(args.quiet)
     check_same_draws(problem, args.degrees[0], args.seeds[0])
     warm_up(problem, methods, args.solve_ratio)
