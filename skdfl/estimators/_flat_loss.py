@@ -22,6 +22,10 @@ SMOOTHING = {
     "ltr-list": ("tau", "the softmax over the pooled decisions is saturated"),
 }
 
+#: Mean |prediction| of a batch, on the rescaled targets' scale (about 1),
+#: beyond which a flat loss is blamed on the features' scale as well.
+PREDICTION_SIZE_LIMIT = 100.0
+
 #: How much to raise the smoothing parameter: one decade at a time.
 FACTOR = 10.0
 
@@ -58,6 +62,7 @@ class FlatLossCheck(Callback):
         self.batches_ = 0
         self.moved_ = None      # any non-zero gradient this epoch: True, or a 0-d bool tensor
         self.loss_ = 0.0
+        self.size_ = 0.0        # largest mean |prediction| of a batch while no gradient moved
 
     def on_epoch_begin(self, net, **kwargs):
         self._reset()
@@ -76,9 +81,13 @@ class FlatLossCheck(Callback):
             self.moved_ = bool(self.moved_) or None
         self.batches_ += 1
 
-    def on_batch_end(self, net, training=None, loss=None, **kwargs):
+    def on_batch_end(self, net, training=None, loss=None, y_pred=None, **kwargs):
         if training and loss is not None:
             self.loss_ = max(self.loss_, abs(float(loss.detach())))
+        if training and self.moved_ is not True and isinstance(y_pred, torch.Tensor):
+            # Only while the epoch looks flat: the size of the predictions, on the
+            # rescaled targets' scale (about 1), tells unscaled features apart.
+            self.size_ = max(self.size_, float(y_pred.detach().abs().mean()))
 
     def on_epoch_end(self, net, **kwargs):
         if self.warned_ or self.batches_ == 0 or bool(self.moved_) or self.loss_ == 0:
@@ -98,10 +107,19 @@ class FlatLossCheck(Callback):
                           f"{FACTOR * value:.3g} (now {value:.3g})")
             else:
                 advice = f"raise {name} (now {value!r})"
-            return f"{head}: {why}; {advice}."
+            return f"{head}: {why}; {advice}.{self._scale_note()}"
         return (f"{head}; the predictions may already decide optimally on every batch, or "
                 f"the method cannot move them: try method='spo+' or a larger "
-                f"learning_rate_init.")
+                f"learning_rate_init.{self._scale_note()}")
+
+    def _scale_note(self):
+        """A note when the predictions dwarf the targets (features on a large scale)."""
+        if self.size_ < PREDICTION_SIZE_LIMIT:
+            return ""
+        return (f" The network's outputs are about {self.size_:.3g} times the scale of the "
+                "targets it trains on, which no smoothing reaches: the features are likely "
+                "on a large scale; standardize X (e.g. make_pipeline(StandardScaler(), "
+                "estimator), or PerItemStandardScaler with per_item=True).")
 
 
 __all__ = ["FlatLossCheck"]

@@ -252,7 +252,26 @@ def test_a_tiny_dbb_lambd_warns_to_raise_lambd():
                                    max_iter=2, n_iter_no_change=None, random_state=0)
     flat = _fit_recording(est, X, C)
     assert len(flat) == 1 and "raise lambd" in str(flat[0].message)
+    assert "standardize X" not in str(flat[0].message)    # features on a unit scale
     assert est.n_iter_ == 2
+
+
+def test_a_flat_loss_from_features_on_a_large_scale_says_to_standardize_them():
+    # Features in the thousands (as the energy data's raw columns): the
+    # untrained network's outputs dwarf the rescaled targets, every perturbed
+    # decision is the same and dpo's gradient is zero from the first batch.
+    X, C = make_shortest_path(64, degree=4, random_state=0)
+    big = X * 1e4 + 1e4
+    est = DecisionFocusedRegressor(ShortestPath(grid=(5, 5)), method="dpo", max_iter=1,
+                                   n_iter_no_change=None, random_state=0)
+    flat = _fit_recording(est, big, C)
+    assert len(flat) == 1
+    message = str(flat[0].message)
+    assert "raise sigma" in message and "standardize X" in message
+    size = float(message.split("outputs are about ")[1].split(" times")[0])
+    assert size >= 100.0
+    # the same data standardized trains without the warning
+    assert _fit_recording(est, X, C) == []
 
 
 @pytest.mark.parametrize("method, setting", [("relaxation", {}), ("dbb", {})])
