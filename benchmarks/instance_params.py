@@ -46,9 +46,28 @@ instances must do. Both decide on the test days with each day's own
 capacity; reported: normalized test regret, mean and 95% interval over the
 seeds (target: per-day training lower).
 
-Last measured (2026-12-02, ``--no-fit --problems knapsack 5x5 --repeats 40``,
-one thread on a shared 2-core machine with other work running: ratios move
-by about +-0.1 between runs; the other problems were not rerun)::
+Last measured (2026-12-03, ``--no-fit --problems knapsack 5x5 30x30 --repeats
+40``, one thread, nothing else running; ratios move by about +-0.1 between
+runs; the other problems were not rerun)::
+
+    problem                      batch  fixed ms  per-row ms  per-row/fixed  public ratio  speed-up
+    knapsack capacity               32     0.663       0.832           1.25          1.38      220x
+    knapsack capacity             1024     5.795       7.296           1.26          1.27     1170x
+    knapsack weights                32     0.675       0.920           1.36          1.49      302x
+    knapsack weights              1024     5.834       8.453           1.45          1.46     1257x
+    shortest path 5x5 ends+mask     32     0.052       0.078           1.49          2.24       21x
+    shortest path 5x5 ends+mask   1024     0.439       0.579           1.32          1.44      145x
+    shortest path 30x30 mask        32     5.436       5.552           1.02          1.03       28x
+    shortest path 30x30 mask      1024    43.092      54.229           1.26          1.19       86x
+
+The shortest path's public per-row ``solve`` finds the rows without an open
+path in its own pass (their cost is inf) since 2026-12-03; before, it
+checked them with a solve of its own first, and its public ratio was 3.55
+at batch 32 and 2.71 at 1024 (the 2026-12-02 run below). At batch
+32 the rest is the per-row arrays' checks, a few tensor operations each,
+beside a 0.05 ms kernel.
+
+Earlier (2026-12-02, under load)::
 
     problem                      batch  fixed ms  per-row ms  per-row/fixed  public ratio  speed-up
     knapsack capacity               32     0.766       0.993           1.30          1.43      301x
@@ -69,9 +88,13 @@ the day's slot weights in another order per row, which the solver recognises
 sorted by weight); weights that truly differ per row take the by-value
 kernel: with integer weights drawn uniformly in the slots' range, 2.1x the
 fixed solve at batch 32 and 2.7x at 1024 (one interleaved run of 15 solves
-each, not in the table): for them the 1.5x target does not hold. The shortest path's public ratio
-includes the check that every row keeps an open path, done once in
-``check_params`` (it depends on the per-row data alone), not in the kernel.
+each, not in the table): for them the 1.5x target does not hold. Against
+a fixed weight vector drawn from the same range (five weight values, as
+many classes as the per-row batch) the per-row solve cost 0.97-1.14x at
+batch 32 but 1.6-3.0x at 1024 (2026-12-03, three runs with the candidate
+windows kept to 2^14-2^19 entries: no window size helps): a class's
+window runs to its largest count in any row of the pass (about 18 of 48
+items, against about 10 in the fixed vector).
 
 Run alone (nothing else heavy on the machine)::
 

@@ -198,6 +198,20 @@ degree 6 moved from 0.0753/0.0688 to 0.0730/0.0663 on seeds 0/1, against
 PyEPO's 0.0726/0.0663, and ltr-list's from 0.0900/0.0760 to 0.0753/0.0649,
 against 0.0705/0.0648.)
 
+Neither convention puts every k-subset row within PyEPO + 0.005 (10 epochs,
+3 seeds, degrees 2 and 6; difference: skdfl less PyEPO on the same seed,
+mean). Matched: ltr-list +0.0002 / +0.0025, aimle +0.0027
+/ -0.0022, fy +0.0020 / -0.0022, imle +0.0081 / +0.0020, dpo +0.0115 /
++0.0115 (seeds 0.120-0.193 against 0.120-0.162 for PyEPO at degree 6).
+Nominal: ltr-list -0.0009 / +0.0150 (+-0.0103), imle +0.0043 / +0.0028,
+dpo -0.0026 / -0.0182. So ltr-list's temperature matters (the same loss
+gives the same regret), while dpo with PyEPO's small relative noise trains
+erratically in skdfl, whose network also sees Adam steps about 4x larger
+relative to its weights (it predicts the costs divided by their mean,
+about 4.4); that part of the difference would then come from the scaling,
+not the loss (not tested further). On
+the shortest path (scale 0.7-1.1) the two conventions nearly coincide.
+
 ``--solve-ratio r`` (default 1, both libraries' default) sets, for every
 method and in both libraries (skdfl's ``solve_ratio=r``, PyEPO's
 ``solve_ratio=r`` with ``dataset=`` the training optDataset), the fraction
