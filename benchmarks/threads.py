@@ -59,7 +59,7 @@ twice: quiet 14.2 s, busy 23.8 s, busy/quiet **1.68**; quiet 14.3 s, busy
 23.5 s, **1.64**. The job itself ran about 1.8x faster than in the runs
 above (14 s against 24-27 s quiet) with no change to it of that size: the
 host was quieter (the PyEPO benchmarks of the same day ran 1.6-2x faster
-than the day before too). On such a host the ratio sits at the floor
+than in the previous runs too). On such a host the ratio sits at the floor
 measured above; the 2.0-2.3 of the earlier runs came with a slower, busier
 host.
 
