@@ -10,6 +10,7 @@ import os
 import sys
 
 import numpy as np
+from scipy import stats
 
 
 @contextlib.contextmanager
@@ -54,6 +55,15 @@ def progress_log(quiet):
 def mean_of(runs, field):
     """Mean over runs (one per seed) of one of their fields."""
     return float(np.mean([getattr(r, field) for r in runs]))
+
+
+def t_interval(values):
+    """Mean and the half-width of its 95% t-interval (NaN with fewer than two values)."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return float(values.mean()), float("nan")
+    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+    return float(values.mean()), float(half)
 
 
 def verdict(held):

@@ -249,7 +249,6 @@ from typing import Callable, Optional
 
 import gurobipy as gp
 import numpy as np
-import scipy.stats
 import torch
 from gurobipy import GRB
 from sklearn.exceptions import ConvergenceWarning
@@ -264,7 +263,7 @@ from skdfl.datasets import make_knapsack, make_shortest_path
 from skdfl.optimizers import KSubset, ShortestPath
 
 from _common import (format_table, mean_of, progress_log, pyepo_dataset,
-                     silenced_stdout_fd, train_pyepo_epoch, verdict)
+                     silenced_stdout_fd, t_interval, train_pyepo_epoch, verdict)
 
 GRID = (5, 5)
 N_ITEMS = 32
@@ -719,12 +718,8 @@ def epoch_ratio(results, degree, name):
 
 def paired_difference(ours, theirs):
     """skdfl's regret less PyEPO's, mean over seeds and 95% t-interval half-width."""
-    differences = np.array([a.regret - b.regret for a, b in zip(ours, theirs)])
-    if len(differences) < 2:
-        return f"{differences.mean():+.4f}"
-    half = (scipy.stats.t.ppf(0.975, len(differences) - 1)
-            * differences.std(ddof=1) / np.sqrt(len(differences)))
-    return f"{differences.mean():+.4f}+-{half:.4f}"
+    mean, half = t_interval([a.regret - b.regret for a, b in zip(ours, theirs)])
+    return f"{mean:+.4f}" if np.isnan(half) else f"{mean:+.4f}+-{half:.4f}"
 
 
 def table_rows(results, methods, degrees):

@@ -178,9 +178,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy import stats
 
-from _common import format_table, progress_log, verdict
+from _common import format_table, progress_log, t_interval, verdict
 from skdfl import DecisionFocusedRegressor
 from skdfl.datasets import make_terrain_shortest_path
 from skdfl.optimizers import ShortestPath
@@ -357,22 +356,13 @@ def noise_at_truth(n_maps=300, seed=0, taus=(1.0, 0.5, 0.3, 0.1), shift=3.0):
     print(format_table(rows, left=("noise",)))
 
 
-def interval(values):
-    """Mean and the half-width of its 95% t-interval."""
-    values = np.asarray(values, dtype=float)
-    if len(values) < 2:
-        return float(values.mean()), float("nan")
-    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
-    return float(values.mean()), float(half)
-
-
 def report(runs):
     rows, means = [], {}
     for label, _, targets, _, _ in METHODS:
         mine = [r for r in runs if r.label == label]
         if not mine:
             continue
-        mean, half = interval([100 * r.optimal for r in mine])
+        mean, half = t_interval([100 * r.optimal for r in mine])
         means[label] = mean
         rows.append({"method": label, "trained from": "paths" if targets == "decisions"
                      else "costs", "optimal %": f"{mean:.1f} +- {half:.1f}",

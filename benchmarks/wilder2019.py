@@ -230,7 +230,6 @@ import warnings
 import numpy as np
 import torch
 from joblib import Parallel, delayed
-from scipy import stats
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import ShuffleSplit
@@ -238,6 +237,7 @@ from sklearn.model_selection import ShuffleSplit
 from sklearn.base import BaseEstimator, RegressorMixin
 from torch import nn
 
+from _common import t_interval
 from skdfl import DecisionFocusedClassifier, DecisionFocusedRegressor
 from skdfl.datasets import (load_cora_matching, make_bipartite_matching, make_budget_allocation,
                             make_diverse_recommendation)
@@ -448,15 +448,6 @@ def run_split(domain, k, split, train, test, args):
 # Table
 # --------------------------------------------------------------------------
 
-def interval(values):
-    """Mean and half-width of the 95% t-interval."""
-    values = np.asarray(values, dtype=float)
-    if len(values) < 2:
-        return values.mean(), float("nan")
-    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
-    return values.mean(), half
-
-
 def methods(args):
     """The table's rows: the paper's methods, and the authors' baselines when asked."""
     if not args.paper_baselines:
@@ -482,7 +473,7 @@ def print_differences(title, by_column, names, width, baseline):
         for depth in ("NN1", "NN2"):
             dfl, two = by_column[c][f"{depth}-Decision"], by_column[c][f"{depth}-{baseline}"]
             diff = [dfl[s][0] - two[s][0] for s in sorted(dfl)]
-            m, h = interval(diff)
+            m, h = t_interval(diff)
             verdict = "holds" if m > 0 else "FAILS"
             significant = "significant" if m - h > 0 or m + h < 0 else "not significant"
             held.append(m > 0)
@@ -504,9 +495,9 @@ def report(results, cols, args):
     for c in names:
         for method in rows:
             pairs = by_column[c][method]
-            m, h = interval([p[0] for p in pairs.values()])
+            m, h = t_interval([p[0] for p in pairs.values()])
             objective[c][method] = f"{m:.2f} +- {h:.2f}"
-            m, h = interval([p[1] for p in pairs.values()])
+            m, h = t_interval([p[1] for p in pairs.values()])
             regret[c][method] = f"{m:.3f} +- {h:.3f}"
     print_table(f"Objective under the true parameters (test mean per instance, higher is "
                 f"better), mean +- 95% half-width over {args.splits} splits", names, objective,
