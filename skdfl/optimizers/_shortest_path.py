@@ -435,9 +435,7 @@ class ShortestPath(Optimizer):
         # The solve finds the rows without an open path itself (their cost is
         # inf): one pass over the batch rather than a check and then a solve.
         batch, restore = as_batch(theta, "theta", width=self.n_params)
-        self.check_param_names(params)
-        given = {name: value for name, value in params.items() if value is not None}
-        checked = self._checked_ends_and_mask(given, len(batch), batch.device)
+        checked = super().check_params(params, len(batch), batch.device)
         self.check_theta(batch, "theta")
         if not checked or self.cell_grid is not None:
             return restore(self._solve(batch, **checked))
@@ -447,13 +445,14 @@ class ShortestPath(Optimizer):
                                                                         "arc_mask")))
         return restore(used.to(batch.dtype))
 
-    def _check_instance_params(self, params, n_instances, device):
-        checked = self._checked_ends_and_mask(params, n_instances, device)
+    def check_params(self, params, n_instances, device=None):
+        # Beside each array's own checks, every row must keep an open path.
+        checked = super().check_params(params, n_instances, device)
         if checked and self.cell_grid is None:
-            self._check_open_paths(checked, n_instances, device)
+            self._check_open_paths(checked, int(n_instances), device)
         return checked
 
-    def _checked_ends_and_mask(self, params, n_instances, device):
+    def _check_instance_params(self, params, n_instances, device):
         """The per-instance arrays checked one by one (not yet for an open path)."""
         cells = self.cell_grid
         if cells is not None and "arc_mask" in params:
