@@ -3,7 +3,8 @@
 What is measured
 ----------------
 For every polynomial degree, training method and seed, both libraries train
-the same linear model (``torch.nn.Linear(5, n_params)``, Adam, learning rate
+the same linear model (``torch.nn.Linear(5, n_params)``, the same initial
+weights, Adam, learning rate
 0.01, batch size 32, the same number of epochs, no early stopping) on the
 same 1000 training instances of one of two problems (``--problem``); the
 other 1000 instances are the test set.
@@ -177,40 +178,40 @@ generators of their own with a fixed seed (135), the same for every seed of
 the benchmark; skdfl's perturbations follow ``random_state``.
 
 skdfl trains on costs divided by their mean absolute value (printed in the
-header). Where a loss compares the predictions only with decisions or with
-a multiple of the true costs, that is invisible: for spo+, dbb, nid, pg,
-nce, cmap, ltr-point and ltr-pair, for aimle's shift (relative to the
-predictions), and for the multiplicative noise of dpo-mul and fy-mul
-(relative to each cost), the decisions and the returned gradients are the
-same as PyEPO's with the same hyperparameters; it only changes the units of
-the network's output (and of ltr-point's squared errors), which Adam sees
-as a slightly different effective step size. The additive noise of imle,
-aimle, fy and dpo (skdfl's ``tau``/``sigma``, PyEPO's ``sigma``) and
-ltr-list's softmax temperature ``tau`` act on the costs themselves: the
-benchmark gives them in the raw costs' units, as PyEPO takes them, and
-divides them by the scale for skdfl (``Method.cost_units``), so that both
-libraries train the same loss (``--nominal-units``: skdfl gets the nominal
-values instead). (Until 2026-12-02 skdfl got the nominal
-values: on the k-subset values, ``mean|C|`` about 4.4 at degree 6, its noise
-was that many times larger and its softmax that many times flatter
-relative to the costs than PyEPO's. With the same loss, imle's regret at
-degree 6 moved from 0.0753/0.0688 to 0.0730/0.0663 on seeds 0/1, against
-PyEPO's 0.0726/0.0663, and ltr-list's from 0.0900/0.0760 to 0.0753/0.0649,
-against 0.0705/0.0648.)
+header). By default the benchmark hands skdfl PyEPO's very network, the
+same ``Linear(5, n_params)`` with the same initial weights, its output
+divided by that scale (``InCostUnits``): skdfl reads it in its own units,
+and since Adam's steps do not depend on the gradient's scale both
+libraries then take the same steps on the same weights. The additive noise
+of imle, aimle, fy and dpo (skdfl's ``tau``/``sigma``, PyEPO's ``sigma``)
+and ltr-list's softmax temperature ``tau`` act on the costs themselves:
+the benchmark gives them in the raw costs' units, as PyEPO takes them, and
+divides them by the scale for skdfl (``Method.cost_units``). The other
+losses (spo+, dbb, nid, pg, nce, cmap, ltr-point and ltr-pair, aimle's
+shift, the multiplicative noise of dpo-mul and fy-mul) compare the
+predictions only with decisions or with a multiple of the true costs, so
+their decisions and gradients do not depend on the units.
+``--nominal-units`` instead gives skdfl the nominal hyperparameters and its
+own network (``torch.nn.Linear`` initialized in skdfl's units, which is
+then, relative to the costs, the scale times larger than PyEPO's).
 
-Neither convention puts every k-subset row within PyEPO + 0.005 (10 epochs,
-3 seeds, degrees 2 and 6; difference: skdfl less PyEPO on the same seed,
-mean). Matched: ltr-list +0.0002 / +0.0025, aimle +0.0027
-/ -0.0022, fy +0.0020 / -0.0022, imle +0.0081 / +0.0020, dpo +0.0115 /
-+0.0115 (seeds 0.120-0.193 against 0.120-0.162 for PyEPO at degree 6).
-Nominal: ltr-list -0.0009 / +0.0150 (+-0.0103), imle +0.0043 / +0.0028,
-dpo -0.0026 / -0.0182. So ltr-list's temperature matters (the same loss
-gives the same regret), while dpo with PyEPO's small relative noise trains
-erratically in skdfl, whose network also sees Adam steps about 4x larger
-relative to its weights (it predicts the costs divided by their mean,
-about 4.4); that part of the difference would then come from the scaling,
-not the loss (not tested further). On
-the shortest path (scale 0.7-1.1) the two conventions nearly coincide.
+Why the convention matters (k-subset, where the scale is about 4.4; on the
+shortest path, scale 0.7-1.1, the conventions nearly coincide). Before
+2026-12-02 skdfl got the nominal noise and temperature: imle's degree-6
+regret was 0.0753/0.0688 on seeds 0/1 against PyEPO's 0.0726/0.0663, and
+ltr-list's 0.0900/0.0760 against 0.0705/0.0648; matching the units alone
+brought them to 0.0730/0.0663 and 0.0753/0.0649. dpo still trailed by
++0.0115 (10 epochs, 3 seeds) and two-stage by 0.038 (0.1173 against
+0.0796 at degree 6), on an identical loss. The rest came from the network:
+skdfl's own initialization is, relative to the costs, 4.4 times larger,
+and the dpo and two-stage fits start far from the costs and do not
+recover in 10 epochs. Dividing the learning rate by the scale as well made
+it worse (two-stage 0.18); PyEPO's initial weights divided by the scale,
+with the same learning rate, gave two-stage 0.0792 and dpo 0.0842 at
+degree 6 (PyEPO 0.0796 and 0.1353), i.e. skdfl's default initialization
+relative to its rescaled targets, not its losses, was the cause. With the
+same network every k-subset row below is within PyEPO + 0.005 except
+ltr-point at degree 6 (+0.0055 +- 0.0174, the interval covering zero).
 
 ``--solve-ratio r`` (default 1, both libraries' default) sets, for every
 method and in both libraries (skdfl's ``solve_ratio=r``, PyEPO's
@@ -495,6 +496,9 @@ class Method:
     #: temperature): written in the raw costs' units, as PyEPO's, and divided by
     #: skdfl's target scale in fit_skdfl so that both libraries' losses are the same.
     cost_units: tuple = ()
+    #: skdfl trains PyEPO's network (same initial weights), its output divided by
+    #: the target scale (``InCostUnits``); False: skdfl's own network (--nominal-units).
+    same_network: bool = True
 
     @property
     def softplus(self):
@@ -587,11 +591,36 @@ def check_same_draws(problem, degree, seed):
 # skdfl
 # --------------------------------------------------------------------------
 
+def network(method, n_params, seed):
+    """The model both libraries train: ``Linear(5, n_params)`` (then a softplus where
+    the method asks), initialized by torch's generator seeded with ``seed``."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = nn.Linear(N_FEATURES, n_params)
+    return nn.Sequential(model, nn.Softplus()) if method.softplus else model
+
+
+class InCostUnits(nn.Module):
+    """A network predicting raw costs, read in skdfl's units (the costs divided by
+    ``scale``, skdfl's target scale): skdfl then trains PyEPO's very network."""
+
+    def __init__(self, net, scale):
+        super().__init__()
+        self.net, self.scale = net, scale
+
+    def forward(self, X):
+        return self.net(X) / self.scale
+
+
 def fit_skdfl(problem, method, X, C, epochs, seed, solve_ratio=SOLVE_RATIO):
     """A fitted DecisionFocusedRegressor (all epochs run: no early stop)."""
     scale = target_scale(C)
     params = {name: value / scale if name in method.cost_units else value
               for name, value in method.skdfl_params.items()}
+    if method.same_network:
+        # The network applies its own softplus; skdfl's link stays the identity.
+        params.pop("out_activation", None)
+        params["module"] = InCostUnits(network(method, C.shape[1], seed), scale)
     est = DecisionFocusedRegressor(
         problem.optimizer(), **params, solve_ratio=solve_ratio,
         learning_rate_init=LEARNING_RATE, batch_size=BATCH_SIZE, max_iter=epochs,
@@ -628,11 +657,7 @@ def fit_pyepo(problem, method, X, C, epochs, seed, solve_ratio=SOLVE_RATIO):
     dataset = pyepo_dataset(optmodel, X, C)
     loader = DataLoader(dataset, batch_size=BATCH_SIZE, shuffle=True,
                         generator=torch.Generator().manual_seed(seed))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = nn.Linear(N_FEATURES, C.shape[1])
-    if method.softplus:
-        model = nn.Sequential(model, nn.Softplus())
+    model = network(method, C.shape[1], seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     loss_fn = method.pyepo_loss(PyepoSetup(optmodel, problem, dataset, solve_ratio))
     epoch_times = []
@@ -785,8 +810,9 @@ def header(args, problem, methods):
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}",
         f"skdfl's internal target scale mean|C| (seed {args.seeds[0]}): {scales}; skdfl's "
         "additive noise and ltr-list's tau " + (
-            "nominal (on the rescaled costs)" if args.nominal_units else
-            "divided by it (the same loss as PyEPO's on the raw costs)"),
+            "nominal (on the rescaled costs), skdfl's own network" if args.nominal_units else
+            "divided by it (the same loss as PyEPO's on the raw costs); PyEPO's network, "
+            "its output divided by it"),
         "regret: normalized test regret, mean over seeds; difference: skdfl's regret less "
         "PyEPO's on the same seed, mean +- 95% t-interval over seeds;",
         "s: fit wall seconds, mean over seeds; speed-up: PyEPO s / skdfl s;",
@@ -826,8 +852,8 @@ def parse_args(argv=None):
                              "libraries (default: leave both alone)")
     parser.add_argument("--nominal-units", action="store_true",
                         help="give skdfl the cost-unit hyperparameters' nominal values "
-                             "(on its rescaled costs) instead of values matched to PyEPO's "
-                             "raw costs")
+                             "(on its rescaled costs) and its own network, instead of values "
+                             "matched to PyEPO's raw costs and PyEPO's network")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="no progress line per fit (on stderr)")
     return parser.parse_args(argv)
@@ -841,7 +867,7 @@ def main(argv=None):
         problem = dataclasses.replace(problem, gurobi_threads=args.threads)
     methods = [METHODS[name] for name in dict.fromkeys(args.methods)]
     if args.nominal_units:
-        methods = [dataclasses.replace(m, cost_units=()) for m in methods]
+        methods = [dataclasses.replace(m, cost_units=(), same_network=False) for m in methods]
     log = progress_log(args.quiet)
     check_same_draws(problem, args.degrees[0], args.seeds[0])
     warm_up(problem, methods, args.solve_ratio)
