@@ -129,6 +129,35 @@ def _masked_fill(values, mask, fill):
     return values if mask is None else values.masked_fill(~mask, fill)
 
 
+def _row_weights(weights, counts):
+    """``weights`` (B, P) divided by each row's count, 0 where the count is 0."""
+    return weights / counts.clamp(min=1).unsqueeze(-1)
+
+
+class _ClosedForm(torch.autograd.Function):
+    """Per-row loss values whose gradient with respect to ``theta_hat`` is given.
+
+    The pool losses compute their values and gradients together, without
+    autograd: recording every (B, P) step against the pool and running its
+    backward cost more than the whole batch's solve.
+    """
+
+    @staticmethod
+    def forward(ctx, theta_hat, values, grad):
+        ctx.save_for_backward(grad)
+        return values
+
+    @staticmethod
+    def backward(ctx, grad_values):
+        grad, = ctx.saved_tensors
+        return grad_values.unsqueeze(-1) * grad, None, None
+
+
+def with_gradient(theta_hat, values, grad):
+    """``values`` (B,), differentiable in ``theta_hat`` (B, n) with gradient rows ``grad``."""
+    return _ClosedForm.apply(theta_hat, values.detach(), grad.detach())
+
+
 def predicted_gaps(theta_hat, x_true, decisions, sign):
     """``sign * theta_hat @ (x_true - x')`` for every pool entry ``x'``, shape (B, P).
 
@@ -196,8 +225,18 @@ class NoiseContrastiveEstimation(PoolLoss):
     needs_parameters = False
 
     def pool_loss(self, theta_hat, theta, x_true, decisions, feasible):
-        gaps = predicted_gaps(theta_hat, x_true, decisions, self.optimizer.sign)
-        return _masked_mean(gaps, feasible)
+        # Linear in theta_hat: the loss is theta_hat @ (gradient row).
+        sign = self.optimizer.sign
+        with torch.no_grad():
+            x_true = x_true.to(theta_hat)
+            if feasible is None:
+                grad = sign * (x_true - decisions.mean(0))
+            else:
+                counts = feasible.sum(-1)
+                weights = _row_weights(feasible.to(theta_hat), counts)
+                grad = sign * (x_true * (counts > 0).unsqueeze(-1) - weights @ decisions)
+            values = (theta_hat * grad).sum(-1)
+        return with_gradient(theta_hat, values, grad)
 
 
 class ContrastiveMAP(PoolLoss):
@@ -249,7 +288,13 @@ class ContrastiveMAP(PoolLoss):
     needs_parameters = False
 
     def pool_loss(self, theta_hat, theta, x_true, decisions, feasible):
-        gaps = predicted_gaps(theta_hat, x_true, decisions, self.optimizer.sign)
-        # x* is in the pool with a gap of exactly zero; the clamp keeps the
-        # rounding of its gap (matrix product against row sum) from going below.
-        return _masked_fill(gaps, feasible, -torch.inf).amax(-1).clamp(min=0.0)
+        sign = self.optimizer.sign
+        with torch.no_grad():
+            gaps = predicted_gaps(theta_hat, x_true, decisions, sign)
+            largest, best = _masked_fill(gaps, feasible, -torch.inf).max(-1)
+            # x* is in the pool with a gap of exactly zero; the clamp keeps the
+            # rounding of its gap (matrix product against row sum) from going below.
+            values = largest.clamp(min=0.0)
+            grad = sign * (x_true.to(theta_hat) - decisions[best])
+            grad = grad * (largest >= 0).unsqueeze(-1)
+        return with_gradient(theta_hat, values, grad)

@@ -45,7 +45,7 @@ class SolutionPool:
     """
 
     def __init__(self, decisions):
-        self.decisions = _distinct(decisions.detach())
+        self._rows = _GrowingRows(_distinct(decisions.detach()))
         # An integer decision's key: its product with a fixed random integer
         # vector, in exact (wrapping) int64 arithmetic, so the same decision
         # always gets the same key; distinct ones collide with a chance of
@@ -58,16 +58,24 @@ class SolutionPool:
         self._seen = self._key_set(self.decisions)
         self._cast = (None, None)
 
+    @property
+    def decisions(self):
+        return self._rows.rows
+
     def decisions_like(self, tensor):
-        """The pool in ``tensor``'s dtype and device (the copy kept until the pool changes)."""
-        # Every change of the pool assigns a new ``decisions`` tensor: a copy
-        # made from the current one is still valid.
+        """The pool in ``tensor``'s dtype and device (a copy kept and grown with the pool)."""
+        if self.decisions.dtype == tensor.dtype and self.decisions.device == tensor.device:
+            return self.decisions
+        # The pool only grows at the end until it is replaced (a new _rows):
+        # the copy converts the new rows only.
         source, cast = self._cast
-        if source is not self.decisions or cast.dtype != tensor.dtype \
-                or cast.device != tensor.device:
-            cast = self.decisions.to(tensor)
-            self._cast = (self.decisions, cast)
-        return cast
+        if source is not self._rows or cast.rows.dtype != tensor.dtype \
+                or cast.rows.device != tensor.device:
+            cast = _GrowingRows(self.decisions.to(tensor))
+            self._cast = (self._rows, cast)
+        elif len(cast.rows) < len(self):
+            cast.append(self.decisions[len(cast.rows):].to(tensor))
+        return cast.rows
 
     def _key_set(self, decisions):
         """The set of keys of integer decisions, or None when some entry is fractional."""
@@ -84,7 +92,7 @@ class SolutionPool:
 
     def to(self, device):
         """Move the pool to ``device`` (in place); returns the pool."""
-        self.decisions = self.decisions.to(device)
+        self._rows = _GrowingRows(self.decisions.to(device))
         self._probe = self._probe.to(device)
         return self
 
@@ -102,7 +110,7 @@ class SolutionPool:
             if not bool(integral.all()):
                 self._seen = None
         if self._seen is None:                   # fractional decisions: sort them all
-            self.decisions = _distinct(torch.cat([self.decisions, decisions]))
+            self._rows = _GrowingRows(_distinct(torch.cat([self.decisions, decisions])))
             self._seen = self._key_set(self.decisions)
             return
         new = []
@@ -111,8 +119,7 @@ class SolutionPool:
                 self._seen.add(key)
                 new.append(row)
         if new:
-            rows = torch.tensor(new, device=decisions.device)
-            self.decisions = torch.cat([self.decisions, decisions[rows]])
+            self._rows.append(decisions[torch.tensor(new, device=decisions.device)])
 
     def best(self, theta, sign, feasible=None):
         """The pool's best decision for each row of ``theta`` under ``sign * theta @ x``.
@@ -139,6 +146,27 @@ class SolutionPool:
             none = ~feasible.any(-1, keepdim=True)
             x = torch.where(none, float("nan"), x)
         return x
+
+
+class _GrowingRows:
+    """Rows of a tensor, appended in place into storage that doubles when full.
+
+    Copying a whole pool for each batch's few new decisions cost as much as
+    the rest of a pool loss. ``rows`` is a prefix of the storage; a
+    previous ``rows`` stays valid, since appending never writes its rows.
+    """
+
+    def __init__(self, rows):
+        self.rows = self._storage = rows
+
+    def append(self, new):
+        n, total = len(self.rows), len(self.rows) + len(new)
+        if total > len(self._storage):
+            storage = self.rows.new_empty((2 * total, self.rows.shape[1]))
+            storage[:n] = self.rows
+            self._storage = storage
+        self._storage[n:total] = new
+        self.rows = self._storage[:total]
 
 
 def _distinct(decisions):

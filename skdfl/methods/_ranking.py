@@ -10,12 +10,18 @@ softmax distributions over the pool). Every gradient is closed form.
 import torch
 
 from .._validation import check_scalar
-from ._contrastive import PoolLoss, _masked_fill, _masked_mean
+from ._contrastive import PoolLoss, _masked_fill, _masked_mean, _row_weights, with_gradient
 
 
 def pool_values(theta, decisions):
     """Objective values ``theta @ x'`` of every pool entry for every row, shape (B, P)."""
     return theta @ decisions.to(theta).T
+
+
+def true_and_predicted_values(theta, theta_hat, decisions, scale=1.0):
+    """``scale * pool_values`` of ``theta`` and of ``theta_hat``, from one product."""
+    both = torch.cat([scale * theta.to(theta_hat), scale * theta_hat])
+    return pool_values(both, decisions).chunk(2)
 
 
 class PointwiseRankingLoss(PoolLoss):
@@ -57,8 +63,15 @@ class PointwiseRankingLoss(PoolLoss):
     method_name = "ltr-point"
 
     def pool_loss(self, theta_hat, theta, x_true, decisions, feasible):
-        errors = pool_values(theta_hat, decisions) - pool_values(theta, decisions)
-        return _masked_mean(errors.square(), feasible)
+        with torch.no_grad():
+            errors = pool_values(theta_hat - theta.to(theta_hat), decisions)
+            weights = errors if feasible is None else errors.masked_fill_(~feasible, 0.0)
+            counts = decisions.new_full((len(errors),), errors.shape[1]) if feasible is None \
+                else feasible.sum(-1)
+            weights = _row_weights(weights, counts)
+            values = (errors * weights).sum(-1)
+            grad = 2.0 * (weights @ decisions)
+        return with_gradient(theta_hat, values, grad)
 
 
 class PairwiseRankingLoss(PoolLoss):
@@ -113,15 +126,24 @@ class PairwiseRankingLoss(PoolLoss):
 
     def pool_loss(self, theta_hat, theta, x_true, decisions, feasible):
         sign = self.optimizer.sign
-        # Sign-adjusted values: lower is better for either sense.
-        true_cost = _masked_fill(sign * pool_values(theta, decisions), feasible, torch.inf)
-        best_cost, best = true_cost.min(-1, keepdim=True)
-        worse = true_cost > best_cost
-        if feasible is not None:             # infeasible entries, at +inf, are not "worse"
-            worse &= feasible
-        predicted = sign * pool_values(theta_hat, decisions)
-        hinge = torch.relu(self.margin + predicted.gather(-1, best) - predicted)
-        return _masked_mean(hinge, worse)
+        with torch.no_grad():
+            # Sign-adjusted values: lower is better for either sense. (The
+            # masks are kept in floats: comparisons into bool tensors cost
+            # several times more than arithmetic at these sizes.)
+            true_cost, predicted = true_and_predicted_values(theta, theta_hat, decisions, sign)
+            true_cost = _masked_fill(true_cost, feasible, torch.inf)
+            best_cost, best = true_cost.min(-1, keepdim=True)
+            worse = true_cost.sub_(best_cost).sign_()        # 1 where strictly worse
+            if feasible is not None:         # infeasible entries, at +inf, are not "worse"
+                worse.masked_fill_(~feasible, 0.0)
+            best_predicted = predicted.gather(-1, best)
+            hinge = predicted.neg_().add_(best_predicted + self.margin).relu_()
+            # Each pair whose hinge is active pulls x_b's value down and x''s up.
+            active = _row_weights(hinge.sign().mul_(worse), worse.sum(-1))
+            values = (hinge * active).sum(-1)
+            grad = sign * (active.sum(-1, keepdim=True) * decisions[best[:, 0]]
+                           - active @ decisions)
+        return with_gradient(theta_hat, values, grad)
 
 
 class ListwiseRankingLoss(PoolLoss):
@@ -174,9 +196,14 @@ class ListwiseRankingLoss(PoolLoss):
 
     def pool_loss(self, theta_hat, theta, x_true, decisions, feasible):
         scale = -self.optimizer.sign / self.tau
-        true_scores = _masked_fill(scale * pool_values(theta, decisions), feasible, -torch.inf)
-        scores = _masked_fill(scale * pool_values(theta_hat, decisions), feasible, -torch.inf)
-        p = torch.softmax(true_scores, -1)
-        # Entries outside the row's feasible set have p = 0 and log q = -inf.
-        log_q = _masked_fill(torch.log_softmax(scores, -1), feasible, 0.0)
-        return -(p * log_q).sum(-1)
+        with torch.no_grad():
+            true_scores, scores = (
+                _masked_fill(values, feasible, -torch.inf)
+                for values in true_and_predicted_values(theta, theta_hat, decisions, scale))
+            p = torch.softmax(true_scores, -1)
+            log_q = torch.log_softmax(scores, -1)
+            # The cross-entropy's gradient in the scores is q - p.
+            grad = scale * ((log_q.exp() - p) @ decisions)
+            # Entries outside the row's feasible set have p = 0 and log q = -inf.
+            values = -(p * _masked_fill(log_q, feasible, 0.0)).sum(-1)
+        return with_gradient(theta_hat, values, grad)
