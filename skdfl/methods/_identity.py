@@ -7,15 +7,27 @@ from ._base import DecisionRegret, check_layer_inputs, check_perturbable, solve_
 
 class _NegativeIdentitySolve(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, theta_hat, optimizer, params):
+    def forward(ctx, theta_hat, optimizer, params, normalize):
         ctx.sign = optimizer.sign
+        if normalize:
+            # A positive scale changes no decision: the projection onto the
+            # unit sphere only enters the backward pass.
+            norm = theta_hat.detach().norm(dim=-1, keepdim=True)
+            scale = torch.where(norm > 0, norm, 1.0)
+            ctx.save_for_backward(theta_hat.detach() / scale, scale)
+        ctx.normalize = normalize
         return solve_finite(optimizer, theta_hat.detach(), **params)
 
     @staticmethod
     def backward(ctx, grad_x):
         # Raising a cost lowers its variable in a minimization (and raises
         # it in a maximization): the Jacobian taken as -I (resp. +I).
-        return -ctx.sign * grad_x, None, None
+        grad = -ctx.sign * grad_x
+        if ctx.normalize:
+            # Through theta_hat / ||theta_hat||: (I - u u^T) / ||theta_hat||.
+            unit, scale = ctx.saved_tensors
+            grad = (grad - (grad * unit).sum(-1, keepdim=True) * unit) / scale
+        return grad, None, None, None
 
 
 class NegativeIdentity(torch.nn.Module):
@@ -76,10 +88,7 @@ class NegativeIdentity(torch.nn.Module):
 
     def decide_batch(self, theta_hat, solver, **params):
         """Decisions of a checked 2-D batch (``solver``: the bound optimizer)."""
-        if self.normalize:
-            norm = theta_hat.norm(dim=-1, keepdim=True)
-            theta_hat = theta_hat / torch.where(norm > 0, norm, 1.0)
-        return _NegativeIdentitySolve.apply(theta_hat, solver, params)
+        return _NegativeIdentitySolve.apply(theta_hat, solver, params, self.normalize)
 
 
 class NegativeIdentityRegret(DecisionRegret):
