@@ -113,17 +113,6 @@ class PoolLoss(DecisionLoss):
         return decisions, feasible
 
 
-def _masked_mean(values, mask):
-    """Mean over the entries of each row that ``mask`` keeps (0 where it keeps none).
-
-    A ``mask`` of None keeps every entry.
-    """
-    if mask is None:
-        return values.mean(-1)
-    total = torch.where(mask, values, 0.0).sum(-1)
-    return total / mask.sum(-1).clamp(min=1)
-
-
 def _masked_fill(values, mask, fill):
     """``values`` with ``fill`` where ``mask`` is False (a ``mask`` of None keeps all)."""
     return values if mask is None else values.masked_fill(~mask, fill)
@@ -155,7 +144,8 @@ class _ClosedForm(torch.autograd.Function):
 
 def with_gradient(theta_hat, values, grad):
     """``values`` (B,), differentiable in ``theta_hat`` (B, n) with gradient rows ``grad``."""
-    return _ClosedForm.apply(theta_hat, values.detach(), grad.detach())
+    return _ClosedForm.apply(theta_hat, values.detach().to(theta_hat.dtype),
+                             grad.detach().to(theta_hat.dtype))
 
 
 def predicted_gaps(theta_hat, x_true, decisions, sign):

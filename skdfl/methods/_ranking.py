@@ -10,7 +10,7 @@ softmax distributions over the pool). Every gradient is closed form.
 import torch
 
 from .._validation import check_scalar
-from ._contrastive import PoolLoss, _masked_fill, _masked_mean, _row_weights, with_gradient
+from ._contrastive import PoolLoss, _masked_fill, _row_weights, with_gradient
 
 
 def pool_values(theta, decisions):
@@ -65,10 +65,10 @@ class PointwiseRankingLoss(PoolLoss):
     def pool_loss(self, theta_hat, theta, x_true, decisions, feasible):
         with torch.no_grad():
             errors = pool_values(theta_hat - theta.to(theta_hat), decisions)
-            weights = errors if feasible is None else errors.masked_fill_(~feasible, 0.0)
-            counts = decisions.new_full((len(errors),), errors.shape[1]) if feasible is None \
-                else feasible.sum(-1)
-            weights = _row_weights(weights, counts)
+            if feasible is None:
+                weights = errors / errors.shape[1]
+            else:
+                weights = _row_weights(errors.masked_fill(~feasible, 0.0), feasible.sum(-1))
             values = (errors * weights).sum(-1)
             grad = 2.0 * (weights @ decisions)
         return with_gradient(theta_hat, values, grad)
