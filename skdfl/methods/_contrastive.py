@@ -15,13 +15,15 @@ from ._pool import SolutionPool
 class PoolLoss(DecisionLoss):
     """A loss that compares each instance with the decisions of a solution pool.
 
-    On every call the predictions are solved (through the solver the loss
-    is given, so an estimator's ``solve_ratio`` applies), and the results
-    and the true decisions join the pool; the loss then reads the whole
-    pool. When that solver is a :class:`PooledSolver` on the same pool (an
-    estimator with ``solve_ratio < 1``), the solver grows the pool itself,
-    which the estimator seeded with the true decisions. Subclasses
-    implement :meth:`pool_loss`.
+    On every call in training mode the predictions are solved (through the
+    solver the loss is given, so an estimator's ``solve_ratio`` applies), and
+    the results and the true decisions join the pool; the loss then reads
+    the whole pool. In evaluation mode (``loss.eval()``, as on an
+    estimator's validation batches) it only reads the pool. When that
+    solver is a :class:`PooledSolver` on the same pool (an estimator with
+    ``solve_ratio < 1``), the solver grows the pool itself, which the
+    estimator seeded with the true decisions. Subclasses implement
+    :meth:`pool_loss`.
 
     Parameters
     ----------
@@ -86,17 +88,20 @@ class PoolLoss(DecisionLoss):
             None when there are no per-instance parameters (every entry
             suits every row).
         """
-        with torch.no_grad():
-            x_hat = solve_finite(solver, theta_hat.detach(), **params)
         if self.pool is None:
             self.pool = SolutionPool(x_true.detach().to(theta_hat.device))
         elif self.pool.decisions.device != theta_hat.device:
             self.pool.to(theta_hat.device)
         # A PooledSolver on this same pool has added its exact solves already,
         # and its other answers are pool entries: adding them again would only
-        # repeat the deduplication, a sort of the whole pool.
-        if getattr(solver, "pool", None) is not self.pool:
-            self.pool.add(torch.cat([x_true.detach().to(x_hat), x_hat]))
+        # repeat the deduplication, a sort of the whole pool. In evaluation
+        # mode (an estimator's validation batches) the pool is only read: the
+        # validation instances' decisions must not join the training pool.
+        if self.training:
+            with torch.no_grad():
+                x_hat = solve_finite(solver, theta_hat.detach(), **params)
+            if getattr(solver, "pool", None) is not self.pool:
+                self.pool.add(torch.cat([x_true.detach().to(x_hat), x_hat]))
         decisions = self.pool.decisions_like(theta_hat)
         if not params:
             return decisions, None

@@ -125,6 +125,38 @@ def test_a_given_pool_is_shared_and_grown_in_place():
     assert loss.pool is pool and as_set(pool.decisions) == as_set(np.eye(3))
 
 
+@pytest.mark.parametrize("pooled", [False, True])
+def test_in_evaluation_mode_the_pool_is_only_read(pooled):
+    optimizer = KSubset(k=1, n_items=3)
+    pool = SolutionPool(torch.tensor([[1.0, 0.0, 0.0]]))
+    solver = PooledSolver(optimizer, pool, 1.0, random_state=0) if pooled else optimizer
+    loss = ContrastiveMAP(optimizer, pool=pool).eval()
+    theta_hat, theta = torch.tensor([[0.0, 0.0, 1.0]]), torch.tensor([[0.0, 1.0, 0.0]])
+    x_true = torch.tensor([[0.0, 1.0, 0.0]])
+    value = loss.batch_loss(theta_hat, theta, x_true, solver)
+    # x* is not pooled: the best gap, to [1, 0, 0], is negative and clamps at 0.
+    assert len(pool) == 1 and float(value) == 0.0
+    loss.train()
+    value = loss.batch_loss(theta_hat, theta, x_true, solver)
+    grown = {(0.0, 0.0, 1.0)} | ({(1.0, 0.0, 0.0)} if pooled else {(1.0, 0.0, 0.0),
+                                                                      (0.0, 1.0, 0.0)})
+    assert as_set(pool.decisions) == grown
+
+
+def test_validation_batches_do_not_join_the_training_pool(monkeypatch):
+    # skorch scores the validation batches under no_grad, in evaluation mode;
+    # every decision that joins the pool must come from a training batch.
+    adds = []
+    add = SolutionPool.add
+    monkeypatch.setattr(SolutionPool, "add", lambda self, decisions: (
+        adds.append(torch.is_grad_enabled()), add(self, decisions))[1])
+    X, C = make_shortest_path(60, grid=(3, 3), degree=2, random_state=0)[:2]
+    DecisionFocusedRegressor(ShortestPath(grid=(3, 3)), method="ltr-pair",
+                             early_stopping=True, validation_fraction=0.5, max_iter=2,
+                             n_iter_no_change=None, random_state=0).fit(X, C)
+    assert len(adds) == 2 * 1 and all(adds)    # one training batch of 30 per epoch
+
+
 @pytest.mark.parametrize("cls, row, gradient", [
     (NoiseContrastiveEstimation, nce_row, nce_gradient),
     (ContrastiveMAP, cmap_row, cmap_gradient)])
