@@ -208,10 +208,19 @@ and the dpo and two-stage fits start far from the costs and do not
 recover in 10 epochs. Dividing the learning rate by the scale as well made
 it worse (two-stage 0.18); PyEPO's initial weights divided by the scale,
 with the same learning rate, gave two-stage 0.0792 and dpo 0.0842 at
-degree 6 (PyEPO 0.0796 and 0.1353), i.e. skdfl's default initialization
-relative to its rescaled targets, not its losses, was the cause. With the
-same network every k-subset row below is within PyEPO + 0.005 except
-ltr-point at degree 6 (+0.0055 +- 0.0174, the interval covering zero).
+degree 6 (PyEPO 0.0796 and 0.1353), i.e. the initialization relative to
+the rescaled targets, not the losses, made the difference. It is not a
+defect of skdfl's initialization: two-stage's least-squares fit is unique,
+and trained longer both starts reach it (skdfl's own network and PyEPO's
+initialization: 0.1194 and 0.1050 at 30 epochs, 0.1202 and 0.1206 at
+100). At degree 6 the linear model is misspecified, and PyEPO's 10-epoch
+model, still far from the least-squares fit, happens to decide better
+than that fit. With skdfl's default (nominal) noise, dpo from skdfl's own
+initialization is ahead at every length: 0.2692 / 0.1597 / 0.1102 against
+0.2969 / 0.2278 / 0.1471 at 10 / 30 / 100 epochs (3 seeds). With the same
+network every k-subset row is within PyEPO + 0.005 except ltr-point at
+degree 6 (+0.0055 +- 0.0174 over 3 seeds; +0.0020 +- 0.0048 over seeds
+0-9).
 
 ``--solve-ratio r`` (default 1, both libraries' default) sets, for every
 method and in both libraries (skdfl's ``solve_ratio=r``, PyEPO's
