@@ -63,12 +63,12 @@ The per-day fit sits between the fixed ones, as a mixture of them would:
 the linear model cannot rank all 48 slots right, which part of the ranking
 SPO+ fits depends on the capacity it trains at, and the part it fits at
 capacity 60 serves every capacity best (we did not look further). Weighting the days by 1/capacity or 1/z*
-(``sample_weight``) left it at 0.0634 and 0.0640. fy, whose loss follows
-the decisions at each day's own capacity, gains from the per-day data.
+(``sample_weight``) left it at 0.0634 and 0.0640. fy, on the same data,
+gains from the per-day capacities in both draws.
 
-Last measured (2026-12-03, ``--no-fit --problems knapsack 5x5 30x30 --repeats
+Measured (2026-12-03, ``--no-fit --problems knapsack 5x5 30x30 --repeats
 40``, one thread, nothing else running; ratios move by about +-0.1 between
-runs; the other problems were not rerun)::
+runs; benchmarks/README.rst has a later run of every problem)::
 
     problem                      batch  fixed ms  per-row ms  per-row/fixed  public ratio  speed-up
     knapsack capacity               32     0.663       0.832           1.25          1.38      220x
