@@ -11,7 +11,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
@@ -37,6 +36,7 @@ from ._defaults import (default_out_activation, resolve_gamma, resolve_lambd,
 from ._flat_loss import FlatLossCheck
 from ._links import OUT_ACTIVATIONS
 from ._module import ModuleParamsMixin, build_module, check_module, store_module_params
+from ._net import Net
 from ._printlog import print_log
 from ._sparse import as_features, dense_tensor
 from ._targets import TargetLayout, pack_target
@@ -286,7 +286,7 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
             if from_decisions(self):
                 loss = decision_loss(loss, self.method_)
             solver = self._solver(pool, layout, device, seed)
-            return _PackedTargetLoss(loss, layout, self._link, solver), NeuralNet, {}
+            return _PackedTargetLoss(loss, layout, self._link, solver), Net, {}
         try:
             task_method = task_loss_method(self.optimizer_)
         except ValueError as exc:

@@ -1,11 +1,11 @@
 """The skorch net behind ``method="taskmet"``: a bilevel training step."""
 
 import torch
-from skorch import NeuralNet
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
 from ..methods._taskmet import implicit_metric_gradient, metric_weighted_mse
+from ._net import Net
 
 
 class TaskMetCriterion(torch.nn.Module):
@@ -52,7 +52,7 @@ class TaskMetCriterion(torch.nn.Module):
             torch.finfo(per_row.dtype).tiny)
 
 
-class TaskMetNet(NeuralNet):
+class TaskMetNet(Net):
     """A skorch ``NeuralNet`` whose training step is TaskMet's.
 
     Each batch makes ``inner_steps`` optimizer steps of the model on the

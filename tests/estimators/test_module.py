@@ -185,3 +185,37 @@ def test_a_module_of_ones_own_on_cuda(images):
     assert next(est.net_.module_.parameters()).device.type == "cuda"
     cpu = cnn(method="imle").fit(X, C)
     assert est.decide(X_test).shape == cpu.decide(X_test).shape
+
+
+class _ModeRecorder(torch.nn.Module):
+    """A linear model that records, per call, whether it ran in training mode."""
+
+    modes = []
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(5, 40)
+
+    def forward(self, X):
+        type(self).modes.append((self.training, torch.is_grad_enabled()))
+        return self.linear(X)
+
+
+def test_training_batches_run_in_train_mode_and_the_rest_in_eval_mode():
+    # The net switches a module's mode only when it changes: after the
+    # validation loss and regret, which run the module in eval mode, the next
+    # training batch must still run in train mode.
+    from skdfl.datasets import make_shortest_path
+    X, C = make_shortest_path(80, grid=(5, 5), random_state=0)[:2]
+    _ModeRecorder.modes = []
+    est = DecisionFocusedRegressor(ShortestPath(grid=(5, 5)), method="spo+",
+                                   module=_ModeRecorder, early_stopping=True, batch_size=32,
+                                   max_iter=3, n_iter_no_change=None, random_state=0)
+    est.fit(X, C)
+    modes = _ModeRecorder.modes
+    assert (True, True) in modes and (False, False) in modes
+    # Every call with gradients on (a training batch) ran in train mode.
+    assert all(training for training, grad in modes if grad)
+    _ModeRecorder.modes = []
+    est.decide(X[:5])
+    assert _ModeRecorder.modes == [(False, False)]
