@@ -29,11 +29,7 @@ def check_finite(values, name):
             _raise_not_finite(name, int(bad.sum()), (int(coo.row[first]), int(coo.col[first])))
         return
     if isinstance(values, torch.Tensor):
-        # NaN and inf reach the sum, and one reduction costs a fraction of a
-        # boolean mask of the whole tensor; a finite sum clears it (an
-        # overflowing one, of finite values, gets the entry-wise check).
-        if not (values.is_floating_point() or values.is_complex()) \
-                or bool(torch.isfinite(values.sum())):
+        if finite_sum(values):
             return
         bad = ~torch.isfinite(values)
         if bool(bad.any()):
@@ -46,6 +42,18 @@ def check_finite(values, name):
         if bad.any():
             first = tuple(int(i) for i in np.argwhere(bad)[0])
             _raise_not_finite(name, int(bad.sum()), first)
+
+
+def finite_sum(values):
+    """Whether a tensor's sum is finite, which clears every entry of it.
+
+    NaN and inf reach the sum, and one reduction costs a fraction of a
+    boolean mask of the whole tensor. False is not a verdict: a sum of
+    finite values can overflow, so look at the entries then. Integer
+    tensors are always finite.
+    """
+    return not (values.is_floating_point() or values.is_complex()) \
+        or bool(torch.isfinite(values.sum()))
 
 
 def _raise_not_finite(name, count, first):
