@@ -7,6 +7,7 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
+from skorch.callbacks import Callback
 
 from skdfl import DecisionFocusedClassifier, DecisionFocusedRegressor
 from skdfl.methods._registry import METHODS
@@ -219,3 +220,40 @@ def test_training_batches_run_in_train_mode_and_the_rest_in_eval_mode():
     _ModeRecorder.modes = []
     est.decide(X[:5])
     assert _ModeRecorder.modes == [(False, False)]
+
+
+class _Recorder(Callback):
+    """Logs every batch-level event it sees, with its label, into ``events``."""
+
+    def __init__(self, label, events):
+        self.label, self.events = label, events
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        self.events.append((self.label, "begin", training))
+
+    def on_grad_computed(self, net, named_parameters, training=False, **kwargs):
+        self.events.append((self.label, "grad", len(list(named_parameters))))
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        self.events.append((self.label, "end", training))
+
+
+def test_net_calls_every_overridden_handler_in_order_and_survives_pickle():
+    # The net skips skorch's empty handlers; every handler a callback
+    # defines must still run, once per event, in the callbacks' order.
+    from skdfl.datasets import make_shortest_path
+    X, C = make_shortest_path(64, grid=(5, 5), random_state=0)[:2]
+    events = []
+    est = DecisionFocusedRegressor(ShortestPath(grid=(5, 5)), method="spo+", batch_size=32,
+                                   max_iter=2, n_iter_no_change=None, random_state=0,
+                                   callbacks=[_Recorder("a", events), _Recorder("b", events)])
+    est.fit(X, C)
+    batch = [("a", "begin", True), ("b", "begin", True), ("a", "grad", 2), ("b", "grad", 2),
+             ("a", "end", True), ("b", "end", True)]
+    assert events == batch * 4           # 2 epochs of 2 batches, no validation
+    # A pickled net, or one whose callbacks were initialized anew, calls its
+    # own callbacks' handlers (not those of the callbacks it had before).
+    for net in (pickle.loads(pickle.dumps(est)).net_, est.net_.initialize_callbacks()):
+        handlers = [handler.__self__ for handler in net._handlers("on_batch_end")]
+        callbacks = dict(net.callbacks_)
+        assert handlers[-2:] == [callbacks["user_0"], callbacks["user_1"]]
