@@ -34,8 +34,19 @@ class TensorBatches:
         return -(-len(self.X) // self.batch_size)
 
     def __iter__(self):
-        n = len(self.X)
-        order = torch.randperm(n) if self.shuffle else torch.arange(n)
-        for start in range(0, n, self.batch_size):
-            index = order[start:start + self.batch_size]
-            yield dense_tensor(self.X[index]), self.y[index]
+        X, y = self.X, self.y
+        if self.shuffle:
+            # Reorder once per pass and slice views: one gather of the whole
+            # data costs less than a small gather per batch.
+            order = torch.randperm(len(X))
+            X, y = _reordered(X, order), _reordered(y, order)
+        for start in range(0, len(X), self.batch_size):
+            stop = start + self.batch_size
+            yield dense_tensor(X[start:stop]), y[start:stop]
+
+
+def _reordered(rows, order):
+    """``rows[order]``: a tensor gathered on its device, or reindexed ``SparseRows``."""
+    if isinstance(rows, torch.Tensor):
+        return rows.index_select(0, order.to(rows.device))
+    return rows[order]

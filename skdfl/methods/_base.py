@@ -104,6 +104,32 @@ def solve_finite(solver, theta, **params):
     return torch.where(ok, x, float("nan"))
 
 
+class _ClosedForm(torch.autograd.Function):
+    """Per-row loss values whose gradient with respect to ``theta_hat`` is given.
+
+    Losses whose gradient is known in closed form (the pool losses, the
+    negative identity's regret) compute values and gradients together under
+    ``no_grad``: recording each small step and running its backward cost
+    more than the whole batch's solve.
+    """
+
+    @staticmethod
+    def forward(ctx, theta_hat, values, grad):
+        ctx.save_for_backward(grad)
+        return values
+
+    @staticmethod
+    def backward(ctx, grad_values):
+        grad, = ctx.saved_tensors
+        return grad_values.unsqueeze(-1) * grad, None, None
+
+
+def with_gradient(theta_hat, values, grad):
+    """``values`` (B,), differentiable in ``theta_hat`` (B, n) with gradient rows ``grad``."""
+    return _ClosedForm.apply(theta_hat, values.detach().to(theta_hat.dtype),
+                             grad.detach().to(theta_hat.dtype))
+
+
 class DecisionLoss(nn.Module):
     """A training loss that compares predicted parameters with the truth.
 

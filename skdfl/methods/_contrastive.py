@@ -8,7 +8,7 @@ handling they share, is also the base of the learning-to-rank losses.
 
 import torch
 
-from ._base import DecisionLoss, solve_finite
+from ._base import DecisionLoss, solve_finite, with_gradient
 from ._pool import SolutionPool
 
 
@@ -126,31 +126,6 @@ def _masked_fill(values, mask, fill):
 def _row_weights(weights, counts):
     """``weights`` (B, P) divided by each row's count, 0 where the count is 0."""
     return weights / counts.clamp(min=1).unsqueeze(-1)
-
-
-class _ClosedForm(torch.autograd.Function):
-    """Per-row loss values whose gradient with respect to ``theta_hat`` is given.
-
-    The pool losses compute their values and gradients together, without
-    autograd: recording every (B, P) step against the pool and running its
-    backward cost more than the whole batch's solve.
-    """
-
-    @staticmethod
-    def forward(ctx, theta_hat, values, grad):
-        ctx.save_for_backward(grad)
-        return values
-
-    @staticmethod
-    def backward(ctx, grad_values):
-        grad, = ctx.saved_tensors
-        return grad_values.unsqueeze(-1) * grad, None, None
-
-
-def with_gradient(theta_hat, values, grad):
-    """``values`` (B,), differentiable in ``theta_hat`` (B, n) with gradient rows ``grad``."""
-    return _ClosedForm.apply(theta_hat, values.detach().to(theta_hat.dtype),
-                             grad.detach().to(theta_hat.dtype))
 
 
 def predicted_gaps(theta_hat, x_true, decisions, sign):

@@ -2,7 +2,20 @@
 
 import torch
 
-from ._base import DecisionRegret, check_layer_inputs, check_perturbable, solve_finite
+from ._base import (DecisionRegret, check_layer_inputs, check_perturbable, solve_finite,
+                    with_gradient)
+
+
+def _through_sphere(grad, theta_hat):
+    """``grad`` taken back through ``theta_hat / ||theta_hat||``, row by row.
+
+    A positive scale changes no decision, so the projection onto the unit
+    sphere only enters the backward pass: ``(I - u u^T) grad / ||theta_hat||``.
+    """
+    norm = theta_hat.norm(dim=-1, keepdim=True)
+    scale = torch.where(norm > 0, norm, 1.0)
+    unit = theta_hat / scale
+    return (grad - (grad * unit).sum(-1, keepdim=True) * unit) / scale
 
 
 class _NegativeIdentitySolve(torch.autograd.Function):
@@ -10,11 +23,7 @@ class _NegativeIdentitySolve(torch.autograd.Function):
     def forward(ctx, theta_hat, optimizer, params, normalize):
         ctx.sign = optimizer.sign
         if normalize:
-            # A positive scale changes no decision: the projection onto the
-            # unit sphere only enters the backward pass.
-            norm = theta_hat.detach().norm(dim=-1, keepdim=True)
-            scale = torch.where(norm > 0, norm, 1.0)
-            ctx.save_for_backward(theta_hat.detach() / scale, scale)
+            ctx.save_for_backward(theta_hat.detach())
         ctx.normalize = normalize
         return solve_finite(optimizer, theta_hat.detach(), **params)
 
@@ -24,9 +33,7 @@ class _NegativeIdentitySolve(torch.autograd.Function):
         # it in a maximization): the Jacobian taken as -I (resp. +I).
         grad = -ctx.sign * grad_x
         if ctx.normalize:
-            # Through theta_hat / ||theta_hat||: (I - u u^T) / ||theta_hat||.
-            unit, scale = ctx.saved_tensors
-            grad = (grad - (grad * unit).sum(-1, keepdim=True) * unit) / scale
+            grad = _through_sphere(grad, ctx.saved_tensors[0])
         return grad, None, None, None
 
 
@@ -131,3 +138,15 @@ class NegativeIdentityRegret(DecisionRegret):
 
     def __init__(self, optimizer, normalize=True):
         super().__init__(optimizer, NegativeIdentity(optimizer, normalize))
+
+    def instance_losses(self, theta_hat, theta, x_true, solver, **params):
+        # The gradient does not depend on the decision (see above): the
+        # values and gradients in closed form, without recording the regret's
+        # small steps for autograd, which cost more than the solve.
+        with torch.no_grad():
+            x_hat = solve_finite(solver, theta_hat.detach(), **params)
+            values = self.optimizer.sign * (theta * (x_hat - x_true)).sum(-1)
+            grad = -theta.to(theta_hat)
+            if self.layer.normalize:
+                grad = _through_sphere(grad, theta_hat.detach())
+        return with_gradient(theta_hat, values, grad)

@@ -10,7 +10,8 @@ softmax distributions over the pool). Every gradient is closed form.
 import torch
 
 from .._validation import check_scalar
-from ._contrastive import PoolLoss, _masked_fill, _row_weights, with_gradient
+from ._base import with_gradient
+from ._contrastive import PoolLoss, _masked_fill, _row_weights
 
 
 def pool_values(theta, decisions):

@@ -116,3 +116,26 @@ def test_trains_searches_and_reproduces():
     assert_lowers_regret("nid")
     assert_grid_search_runs("nid", {"learning_rate_init": [0.01, 0.05]})
     assert_deterministic("nid")
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_closed_form_regret_matches_autograd_through_the_layer(normalize):
+    # The regret's values and gradients are computed in closed form; they
+    # must equal autograd through the NegativeIdentity layer, for any
+    # weighting of the instances (sample weights) and either sense.
+    from skdfl.methods._base import DecisionRegret
+    rng = np.random.RandomState(4)
+    for optimizer, width in [(KSubset(k=2), 6), (ShortestPath(grid=(3, 3)), 12)]:
+        theta = torch.as_tensor(rng.uniform(0.5, 2.0, size=(7, width)))
+        x_true = optimizer.solve(theta)
+        weights = torch.as_tensor(rng.uniform(0.0, 2.0, size=7))
+        loss = NegativeIdentityRegret(optimizer, normalize=normalize)
+        grads = []
+        for instance_losses in (loss.instance_losses,
+                                lambda *a: DecisionRegret.instance_losses(loss, *a)):
+            t = torch.as_tensor(rng.normal(size=(7, width))).requires_grad_()
+            t.data = torch.as_tensor(np.random.RandomState(5).normal(size=(7, width)))
+            values = instance_losses(t, theta, x_true, optimizer)
+            (values * weights).sum().backward()
+            grads.append((values.detach(), t.grad))
+        torch.testing.assert_close(grads[0], grads[1], rtol=1e-12, atol=1e-14)
