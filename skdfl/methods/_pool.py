@@ -101,8 +101,8 @@ class SolutionPool:
         decisions = decisions.detach().to(self.decisions)
         rounded = decisions.round()
         # One test for both: a NaN row is not equal to its rounding either.
-        integral = (decisions == rounded).all(-1)
-        if not bool(integral.all()):
+        if not torch.equal(decisions, rounded):
+            integral = (decisions == rounded).all(-1)
             finite = torch.isfinite(decisions).all(-1)
             decisions, rounded, integral = decisions[finite], rounded[finite], integral[finite]
             if not len(decisions):
