@@ -126,8 +126,10 @@ class _ClosedForm(torch.autograd.Function):
 
 def with_gradient(theta_hat, values, grad):
     """``values`` (B,), differentiable in ``theta_hat`` (B, n) with gradient rows ``grad``."""
-    return _ClosedForm.apply(theta_hat, values.detach().to(theta_hat.dtype),
-                             grad.detach().to(theta_hat.dtype))
+    dtype = theta_hat.dtype      # (a .to that changes nothing still costs a call)
+    return _ClosedForm.apply(theta_hat,
+                             values.detach() if values.dtype == dtype else values.to(dtype),
+                             grad.detach() if grad.dtype == dtype else grad.to(dtype))
 
 
 class DecisionLoss(nn.Module):

@@ -135,7 +135,8 @@ def predicted_gaps(theta_hat, x_true, decisions, sign):
     the predictions (for either sense of the problem).
     """
     true_value = (theta_hat * x_true).sum(-1, keepdim=True)
-    return sign * (true_value - theta_hat @ decisions.to(theta_hat).T)
+    gaps = torch.sub(true_value, theta_hat @ decisions.to(theta_hat).T)
+    return gaps if sign == 1.0 else gaps.mul_(sign)
 
 
 class NoiseContrastiveEstimation(PoolLoss):
@@ -265,6 +266,8 @@ class ContrastiveMAP(PoolLoss):
             # x* is in the pool with a gap of exactly zero; the clamp keeps the
             # rounding of its gap (matrix product against row sum) from going below.
             values = largest.clamp(min=0.0)
-            grad = sign * (x_true.to(theta_hat) - decisions[best])
-            grad = grad * (largest >= 0).unsqueeze(-1)
+            grad = torch.sub(x_true.to(theta_hat), decisions.index_select(0, best))
+            grad.mul_(largest.ge(0.0).unsqueeze_(-1))
+            if sign != 1.0:
+                grad.mul_(sign)
         return with_gradient(theta_hat, values, grad)

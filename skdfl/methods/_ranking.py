@@ -21,8 +21,10 @@ def pool_values(theta, decisions):
 
 def true_and_predicted_values(theta, theta_hat, decisions, scale=1.0):
     """``scale * pool_values`` of ``theta`` and of ``theta_hat``, from one product."""
-    both = torch.cat([scale * theta.to(theta_hat), scale * theta_hat])
-    return pool_values(both, decisions).chunk(2)
+    values = pool_values(torch.cat([theta.to(theta_hat), theta_hat]), decisions)
+    if scale != 1.0:
+        values.mul_(scale)
+    return values.chunk(2)
 
 
 class PointwiseRankingLoss(PoolLoss):
@@ -70,8 +72,8 @@ class PointwiseRankingLoss(PoolLoss):
                 weights = errors / errors.shape[1]
             else:
                 weights = _row_weights(errors.masked_fill(~feasible, 0.0), feasible.sum(-1))
-            values = (errors * weights).sum(-1)
-            grad = 2.0 * (weights @ decisions)
+            values = torch.linalg.vecdot(errors, weights)
+            grad = (weights @ decisions).mul_(2.0)
         return with_gradient(theta_hat, values, grad)
 
 
@@ -137,13 +139,16 @@ class PairwiseRankingLoss(PoolLoss):
             worse = true_cost.sub_(best_cost).sign_()        # 1 where strictly worse
             if feasible is not None:         # infeasible entries, at +inf, are not "worse"
                 worse.masked_fill_(~feasible, 0.0)
-            best_predicted = predicted.gather(-1, best)
-            hinge = predicted.neg_().add_(best_predicted + self.margin).relu_()
-            # Each pair whose hinge is active pulls x_b's value down and x''s up.
-            active = _row_weights(hinge.sign().mul_(worse), worse.sum(-1))
-            values = (hinge * active).sum(-1)
-            grad = sign * (active.sum(-1, keepdim=True) * decisions[best[:, 0]]
-                           - active @ decisions)
+            hinge = torch.sub(predicted.gather(-1, best), predicted).add_(self.margin).relu_()
+            # Each pair whose hinge is active pulls x_b's value down and x''s up:
+            # the gradient is sign * (sum(active) x_b - active @ pool), one product
+            # of the pool with -active plus sum(active) at x_b.
+            active = hinge.sign().mul_(worse).div_(worse.sum(-1, keepdim=True).clamp_(min=1))
+            values = hinge.mul_(active).sum(-1)
+            weights = active.neg().scatter_add_(-1, best, active.sum(-1, keepdim=True))
+            grad = weights @ decisions
+            if sign != 1.0:
+                grad.mul_(sign)
         return with_gradient(theta_hat, values, grad)
 
 
@@ -204,7 +209,7 @@ class ListwiseRankingLoss(PoolLoss):
             p = torch.softmax(true_scores, -1)
             log_q = torch.log_softmax(scores, -1)
             # The cross-entropy's gradient in the scores is q - p.
-            grad = scale * ((log_q.exp() - p) @ decisions)
+            grad = (log_q.exp().sub_(p) @ decisions).mul_(scale)
             # Entries outside the row's feasible set have p = 0 and log q = -inf.
-            values = -(p * _masked_fill(log_q, feasible, 0.0)).sum(-1)
+            values = torch.linalg.vecdot(p, _masked_fill(log_q, feasible, 0.0)).neg_()
         return with_gradient(theta_hat, values, grad)
