@@ -46,7 +46,7 @@ class Segments:
 
     def __post_init__(self):
         # Read on every solve: built once (small batches pay per operation).
-        self.paths_t = self.paths.T
+        self.paths_t = self.paths.T.contiguous()     # (a faster product than the view)
         self.big = torch.tensor(torch.finfo(torch.float64).max, dtype=torch.float64,
                                 device=self.paths.device)
 
@@ -101,8 +101,8 @@ def segments(graph, device):
                     n_nodes)
 
 
-def _cheapest_shared(paths, theta, arc_mask, with_cost=True):
-    """The cheapest open path of the problem's own listing (0/1 incidence ``paths``).
+def _cheapest_shared(tensors, theta, arc_mask, with_cost=True):
+    """The cheapest open path of the problem's own listing (``tensors.paths``, 0/1).
 
     One product, as without a mask. A closed arc costs the largest float
     rather than inf (0 * inf would spoil the product): a path through one
@@ -110,9 +110,9 @@ def _cheapest_shared(paths, theta, arc_mask, with_cost=True):
     arc costs sum to more than 1e307), and through two, inf.
     """
     big = torch.finfo(theta.dtype).max
-    score = (theta if arc_mask is None else torch.where(arc_mask, theta, big)) @ paths.T
+    score = (theta if arc_mask is None else torch.where(arc_mask, theta, big)) @ tensors.paths_t
     which = score.argmin(1)
-    return paths.index_select(0, which), _chosen_cost(score, which, big, with_cost)
+    return tensors.paths.index_select(0, which), _chosen_cost(score, which, big, with_cost)
 
 
 def _chosen_cost(score, which, big, with_cost):
@@ -125,7 +125,7 @@ def _chosen_cost(score, which, big, with_cost):
 
 def _in_parts(kernel, listing, theta, *rows, with_cost=True):
     """``kernel(listing, theta, *rows)`` on parts of the batch (bounds the scores' memory)."""
-    paths = listing if isinstance(listing, torch.Tensor) else listing.paths
+    paths = listing.paths
     size = max(1, _graph._SCORE_ENTRIES // paths.shape[0])
     if theta.shape[0] <= size:
         return kernel(listing, theta, *rows, with_cost=with_cost)
@@ -194,7 +194,7 @@ def cheapest_paths(tables, theta, source=None, target=None, arc_mask=None, with_
     """
     tensors = tables.tensors
     if source is None and tensors.paths is not None:
-        return _in_parts(_cheapest_shared, tensors.paths, theta, arc_mask, with_cost=with_cost)
+        return _in_parts(_cheapest_shared, tensors, theta, arc_mask, with_cost=with_cost)
     if source is not None and tables.segments is not None:
         return _in_parts(_cheapest_segment, tables.segments, theta, arc_mask, source, target,
                          with_cost=with_cost)
