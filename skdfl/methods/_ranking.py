@@ -20,11 +20,17 @@ def pool_values(theta, decisions):
 
 
 def true_and_predicted_values(theta, theta_hat, decisions, scale=1.0):
-    """``scale * pool_values`` of ``theta`` and of ``theta_hat``, from one product."""
-    values = pool_values(torch.cat([theta.to(theta_hat), theta_hat]), decisions)
+    """``scale * pool_values`` of ``theta`` and of ``theta_hat``.
+
+    (Two products: at these sizes they cost less than one of the rows
+    concatenated and split again.)
+    """
+    pool_t = decisions.to(theta_hat).T
+    values = (theta.to(theta_hat) @ pool_t, theta_hat @ pool_t)
     if scale != 1.0:
-        values.mul_(scale)
-    return values.chunk(2)
+        for part in values:
+            part.mul_(scale)
+    return values
 
 
 class PointwiseRankingLoss(PoolLoss):
@@ -139,12 +145,13 @@ class PairwiseRankingLoss(PoolLoss):
             worse = true_cost.sub_(best_cost).sign_()        # 1 where strictly worse
             if feasible is not None:         # infeasible entries, at +inf, are not "worse"
                 worse.masked_fill_(~feasible, 0.0)
+            pairs = worse.div_(worse.sum(-1, keepdim=True).clamp_(min=1))   # mean over pairs
             hinge = torch.sub(predicted.gather(-1, best), predicted).add_(self.margin).relu_()
+            values = torch.linalg.vecdot(hinge, pairs)
             # Each pair whose hinge is active pulls x_b's value down and x''s up:
             # the gradient is sign * (sum(active) x_b - active @ pool), one product
             # of the pool with -active plus sum(active) at x_b.
-            active = hinge.sign().mul_(worse).div_(worse.sum(-1, keepdim=True).clamp_(min=1))
-            values = hinge.mul_(active).sum(-1)
+            active = hinge.sign_().mul_(pairs)
             weights = active.neg().scatter_add_(-1, best, active.sum(-1, keepdim=True))
             grad = weights @ decisions
             if sign != 1.0:
