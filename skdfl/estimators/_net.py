@@ -3,6 +3,7 @@
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
+from skorch.utils import TeeGenerator
 
 #: Handlers the net itself defines as no-ops (skorch's, unless a subclass overrides).
 _NET_NO_OPS = ("on_train_begin", "on_train_end", "on_epoch_end", "on_batch_end",
@@ -18,8 +19,9 @@ class Net(NeuralNet):
     networks skdfl trains those calls were a fifth of a batch. This net
     switches a module's mode only where its own flag differs (code that
     switches modes, as skorch's steps and skdfl's callbacks do, switches
-    the whole module), and calls only the handlers a callback (or the net)
-    overrides; the order of the calls is skorch's.
+    the whole module), calls only the handlers a callback (or the net)
+    overrides, and steps the optimizer without a closure; the order of the
+    calls is skorch's.
     """
 
     def _set_training(self, training=True):
@@ -27,6 +29,19 @@ class Net(NeuralNet):
             module = getattr(self, name + "_")
             if isinstance(module, torch.nn.Module) and module.training != training:
                 module.train(training)
+
+    def train_step(self, batch, **fit_params):
+        # skorch's step without its closure and step accumulator, which only
+        # optimizers that evaluate the loss several times need (the estimators
+        # use Adam): the same calls in the same order.
+        self._zero_grad_optimizer()
+        step = self.train_step_single(batch, **fit_params)
+        if self._handlers("on_grad_computed"):
+            self.notify("on_grad_computed",
+                        named_parameters=TeeGenerator(self.get_all_learnable_params()),
+                        batch=batch, training=True)
+        self._step_optimizer(None)
+        return step
 
     def _handlers(self, method_name):
         """The bound handlers of ``method_name`` that do something, in skorch's order."""
