@@ -101,7 +101,7 @@ class PoolLoss(DecisionLoss):
             with torch.no_grad():
                 x_hat = solve_finite(solver, theta_hat.detach(), **params)
             if getattr(solver, "pool", None) is not self.pool:
-                self.pool.add(torch.cat([x_true.detach().to(x_hat), x_hat]))
+                self.pool.add(torch.cat([x_true.detach(), x_hat]))
         decisions = self.pool.decisions_like(theta_hat)
         if not params:
             return decisions, None

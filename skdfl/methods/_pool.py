@@ -98,7 +98,9 @@ class SolutionPool:
 
     def add(self, decisions):
         """Add decisions (rows with NaN, from diverging predictions, are skipped)."""
-        decisions = decisions.detach().to(self.decisions)
+        decisions = decisions.detach()
+        if decisions.dtype != self.decisions.dtype or decisions.device != self.decisions.device:
+            decisions = decisions.to(self.decisions)
         rounded = decisions.round()
         # One test for both: a NaN row is not equal to its rounding either.
         if not torch.equal(decisions, rounded):

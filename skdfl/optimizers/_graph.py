@@ -11,7 +11,7 @@ infinite cost.
 """
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
@@ -157,6 +157,7 @@ class GraphTensors:
     paths: torch.Tensor | None  # (n_paths, m) 0/1 incidence, or None
     all_levels: list | None = None   # levels with the source kept (per-row sources)
     paths_t: torch.Tensor | None = None   # paths.T, contiguous (a faster product)
+    paths_as: dict = field(default_factory=dict)   # paths in other dtypes, made on use
 
 
 def _reaches(tails, heads, n_nodes, start):
@@ -207,19 +208,24 @@ def _topological_levels(tails, heads, n_nodes):
     return [np.flatnonzero(level == k) for k in range(1, level.max() + 1)]
 
 
-def shortest_path_batch(graph, theta):
-    """Batched shortest paths; ``theta`` is (B, m) float64, returns 0/1 arc use."""
+def shortest_path_batch(graph, theta, dtype):
+    """Batched shortest paths; ``theta`` is (B, m) float64, returns 0/1 arc use in ``dtype``."""
     if graph.paths is not None:
-        return _best_listed_path(graph.paths, graph.paths_t, theta)
-    return _dynamic_programming(graph, theta)[0]
+        return _best_listed_path(graph, theta, dtype)
+    return _dynamic_programming(graph, theta)[0].to(dtype)
 
 
-def _best_listed_path(paths, paths_t, theta):
+def _best_listed_path(graph, theta, dtype):
     """The cheapest of the listed paths, instance by instance (first on ties)."""
+    # The chosen rows are gathered from a copy of the 0/1 listing in the
+    # decisions' dtype (exact in any), which saves converting them.
+    paths = graph.paths_as.get(dtype)
+    if paths is None:
+        paths = graph.paths_as[dtype] = graph.paths.to(dtype)
     rows = max(1, _SCORE_ENTRIES // paths.shape[0])
     if theta.shape[0] <= rows:
-        return paths.index_select(0, (theta @ paths_t).argmin(-1))
-    return torch.cat([paths.index_select(0, (part @ paths_t).argmin(-1))
+        return paths.index_select(0, (theta @ graph.paths_t).argmin(-1))
+    return torch.cat([paths.index_select(0, (part @ graph.paths_t).argmin(-1))
                       for part in theta.split(rows)])
 
 

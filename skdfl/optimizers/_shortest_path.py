@@ -333,8 +333,7 @@ class ShortestPath(Optimizer):
         if source is None and target is None and arc_mask is None:
             tensors = self._cached(("tensors", device_key(theta.device)),
                                    lambda: self.graph.tensors(theta.device))
-            used = shortest_path_batch(tensors, theta.to(torch.float64))
-            return used.to(theta.dtype)
+            return shortest_path_batch(tensors, theta.to(torch.float64), theta.dtype)
         # check_params has made sure that every row has an open path.
         used = self._cheapest_paths(theta.to(torch.float64), source, target, arc_mask,
                                     with_cost=False)[0]
