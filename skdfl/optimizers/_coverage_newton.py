@@ -30,7 +30,7 @@ lands below SLSQP on 18 of 672 random instances instead of 4.)
 
 Costs are kept to a few large operations per iteration: the value, the
 gradient and the Hessian share the factors ``q = 1 - x theta`` (a zero
-factor, ``x_i = theta_ij = 1``, is replaced by ``_TINY``, which changes the
+factor, ``x_i = theta_ij = 1``, is replaced by ``_TINY`` (of ``_coverage_relax``), which changes the
 leave-one-out and leave-two-out products by nothing and the others by about
 ``_TINY``: no zero-safe branches), the Cholesky solve works on the full
 (B, n, n) matrix with identity rows for the items that are not free (no
@@ -48,7 +48,7 @@ from . import _coverage_relax as kernel
 _STUCK = 8          # iterations without a Newton step before a move along negative curvature
 _FIRST_STEP = 4.0    # the first step, in units of the smallest one (see newton_ascent)
 _MIN_REACH = 1.0 / 64    # the shortest fraction of a Newton step proposed
-_TINY = 1e-100      # stands in for a zero factor: products of 3 such stay in range
+_REACH_CUT = 4.0     # a refused Newton point is proposed again this many times closer
 
 
 def _evaluate(x, theta, w, gamma, out, zeros):
@@ -63,7 +63,7 @@ def _evaluate(x, theta, w, gamma, out, zeros):
     """
     q = torch.mul(x.unsqueeze(-1), theta, out=out).neg_().add_(1.0)
     if zeros:
-        q.clamp_min_(_TINY)
+        q.clamp_min_(kernel._TINY)
     wP = q.prod(1).mul_(w)
     value = (w - wP).sum(-1) - gamma * (x * x).sum(1)
     u = torch.div(theta, q, out=q)
@@ -198,7 +198,7 @@ def newton_ascent(theta, w, k, gamma):
                                   | (step <= min_step))
         accept = newton_ok | gradient_ok
         state = tuple(_select(accept, after, before) for after, before in zip(new, state))
-        reach = torch.where(newton_ok | ~propose, 1.0, reach / 4.0)
+        reach = torch.where(newton_ok | ~propose, 1.0, reach / _REACH_CUT)
         idle = torch.where(newton_ok, 0, idle + 1)
         # the step length doubles after an accepted gradient step, halves after a refused one
         longest = (kernel._STEP_MAX / state[2].abs().amax(1).clamp_min(1e-300)).maximum(min_step)

@@ -48,6 +48,7 @@ _NEWTON_TRUST = 1e-6  # Newton steps this short are taken without checking the g
 _PINV_RTOL = 1e-10  # eigenvalues below this fraction of the largest are dropped (KKT solves)
 _SUM_TOL = 1e-9     # sum(x) >= k - _SUM_TOL counts as an active budget
 _ROUNDING = 1e-10   # relative size below which differences of values are left to the gradients
+_TINY = 1e-100      # stands in for a zero factor: products of 3 such stay in range
 
 
 def _w(w):
@@ -110,30 +111,23 @@ def coverage_gradient(x, theta, w):
 def coverage_hessian(x, theta, w, items=None):
     """The exact Hessian of ``F`` in ``x``, (B, n, n), zero on the diagonal.
 
-    ``H_ab = -sum_j w_j theta_aj theta_bj prod_{i != a, b} (1 - x_i theta_ij)``,
-    split over targets by their number of zero factors: ``Z_j = 0`` gives
-    ``P_j u_aj u_bj`` with ``u = theta / r``; ``Z_j = 1`` needs the zero item to
-    be ``a`` or ``b``; ``Z_j = 2`` needs both to be zero items. Cost ``B n^2 m``.
+    ``H_ab = -sum_j w_j theta_aj theta_bj prod_{i != a, b} (1 - x_i theta_ij)``
+    ``= -sum_j w_j P_j u_aj u_bj`` with ``P_j = prod_i q_ij`` and ``u = theta / q``:
+    one batched product. A zero factor (``x_i = theta_ij = 1``) is replaced by
+    ``_TINY``, which leaves the products that leave it out exact and makes the
+    others (truly 0) of the order of ``_TINY``. Cost ``B n^2 m``.
 
     ``items`` (B, s), distinct item indices per row, restricts the result to
     the (B, s, s) block of those items (cost ``B s^2 m``).
     """
-    zero, r, P, Z = _factors(_complements(x, theta))
-    u = theta / r
-    uz = u * zero
+    q = _complements(x, theta).clamp_min_(_TINY)
+    weighted_P = q.prod(1).mul_(w)
+    u = torch.div(theta, q, out=q)
     if items is not None:
-        rows = items.unsqueeze(-1).expand(-1, -1, theta.shape[2])
-        u, uz = u.gather(1, rows), uz.gather(1, rows)
-    wP = w * P
-    hess = torch.einsum("bam,bm,bcm->bac", u, torch.where(Z == 0, wP, 0.0), u)
-    if bool((Z == 1).any()):
-        one = torch.einsum("bam,bm,bcm->bac", uz, torch.where(Z == 1, wP, 0.0), u)
-        hess = hess + one + one.transpose(1, 2)
-    if bool((Z == 2).any()):
-        hess = hess + torch.einsum("bam,bm,bcm->bac", uz, torch.where(Z == 2, wP, 0.0), uz)
-    hess = -hess
+        u = u.gather(1, items.unsqueeze(-1).expand(-1, -1, theta.shape[2]))
+    hess = (u * weighted_P.unsqueeze(1)) @ u.transpose(1, 2)
     hess.diagonal(dim1=1, dim2=2).zero_()
-    return hess
+    return hess.neg_()
 
 
 def coverage_gradient_vjp(x, theta, w, v):
@@ -142,10 +136,23 @@ def coverage_gradient_vjp(x, theta, w, v):
     ``d/dtheta_cj = w_j (v_c prod_{i != c} q_ij - x_c sum_{a != c} v_a theta_aj
     prod_{i != a, c} q_ij)``; the inner sum is formed once per target (``S_j``
     over all items, ``S0_j`` over the zero items) and corrected for ``a = c``,
-    so the cost is ``B n m``. Returns (B, n, m).
+    so the cost is ``B n m``. Returns (B, n, m). Where no zero factor meets a
+    non-zero ``v_c`` (the backward's case), the factors are those of
+    ``coverage_hessian`` and the split by zero factors is skipped.
     """
     w = w if w.ndim == 1 else w.unsqueeze(1)
-    zero, r, P, Z = _factors(_complements(x, theta))
+    q = _complements(x, theta)
+    zero = q == 0
+    if not bool((zero & (v.unsqueeze(-1) != 0)).any()):
+        # Zero factors (replaced by _TINY) only where v is 0, as at the relaxation's
+        # points (their items sit at 1): then S_j - v_c u_cj has no cancellation and
+        # every product leaving out one or two items is P / q (see coverage_hessian).
+        q.clamp_min_(_TINY)
+        vu = v.unsqueeze(-1) * theta.div(q)
+        scale = q.prod(1, keepdim=True).mul_(w).div(q)        # w_j prod_{i != c} q_ij
+        inner = (vu.sum(1, keepdim=True) - vu).mul_(x.unsqueeze(-1))
+        return scale.mul_(inner.neg_().add_(v.unsqueeze(-1)))
+    zero, r, P, Z = _factors(q)
     zf = zero.to(theta.dtype)
     Z = Z.unsqueeze(1)
     u = theta / r

@@ -398,6 +398,21 @@ def test_mixed_derivative_matches_autograd(point):
                                atol=1e-12)
 
 
+def test_mixed_derivative_at_zero_factors_with_v_zero_there():
+    # The backward's case: zero factors belong to items at 1, where v (the face's
+    # solve) is 0; the product form with stand-ins for the zeros must stay exact.
+    x, theta, w = zero_factor_point()
+    v = torch.as_tensor(np.random.default_rng(8).normal(size=x.shape))
+    v[:, :3] = 0.0                      # the items at 1 (the zero factors are theirs)
+    theta_var = theta.clone().requires_grad_(True)
+    x_var = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(reference_value(x_var, theta_var, w).sum(), x_var,
+                                  create_graph=True)
+    (expected,) = torch.autograd.grad((grad * v).sum(), theta_var)
+    torch.testing.assert_close(coverage_gradient_vjp(x, theta, w, v), expected, rtol=1e-12,
+                               atol=1e-12)
+
+
 def test_objective_is_differentiable_with_zero_factors():
     x, theta, w = zero_factor_point()
     opt = CoverageMaximizer(k=2, n_items=5, n_targets=6, weights=w.numpy())
