@@ -1,41 +1,42 @@
 """The coverage relaxation's ascent for ``gamma > 0``: a Newton step on a face at every iteration.
 
 Each iteration takes, for every instance, the projected gradient step of
-``gradient_ascent`` (adaptive length, from the smallest) and proposes the
-stationary point of the face that gradient step lands on: items it puts at 0
-or 1 go there, the free items solve the linearized stationarity conditions
-(with the budget where it binds). The proposal stands where it is a strict
-local maximum of that face (one Cholesky factor of ``2 gamma I - H_ff`` on the
-directions that keep the budget); it is taken where the objective does not
-decrease, else proposed again at a quarter of the distance from ``x`` in the
-next iteration (down to ``_MIN_REACH`` of it; a Newton point far out on a
-concave face can lose while a shorter step gains, and gradient steps would
-crawl there for tens of iterations). A row without a proposal takes the
-gradient step, where it gains enough. Each iteration evaluates one point per
-row, the proposal or the gradient step. Near a strict local maximum this is a
-semismooth Newton method on the fixed-point equation ``x = P(x + s grad)``: it
-converges quadratically, in about 10-25 iterations per batch where the plain
-gradient loop takes 20-40. A row without a Newton step for ``_STUCK``
-iterations sits near a saddle point of its face; it moves along the direction
-of negative curvature to the edge of the box, which gradient steps take tens
-of iterations to do. (Starting with the natural step ``1 / (2 gamma)`` and
-moving along negative curvature at once halve the iterations again, but reach
-a worse local maximum than SLSQP 3-4x more often on strongly non-concave
-instances, 16 against 4 in 336 for the gradient loop; as it is, 1 in 336, and
-on the budget-allocation and recommendation batches of
+``gradient_ascent`` (adaptive length, from the smallest) and a Newton step to
+the stationary point of the face that gradient step lands on: items it puts
+at 0 or 1 go there, the free items solve the linearized stationarity
+conditions (with the budget where it binds). The Newton point is kept where
+it is a strict local maximum of that face (one Cholesky factor of ``2 gamma I -
+H_ff`` on the directions that keep the budget) and the objective does not
+decrease; elsewhere the gradient step, where it gains enough. Near a strict local maximum this is a semismooth Newton method on
+the fixed-point equation ``x = P(x + s grad)``: it converges quadratically,
+in about 10-20 iterations per batch where the plain gradient loop takes
+20-40. A row without a Newton step for ``_STUCK`` iterations sits near a
+saddle point of its face; it moves along the direction of negative
+curvature to the edge of the box, which gradient steps take tens of
+iterations to do. (Starting with the natural step ``1 / (2 gamma)`` and
+moving along negative curvature at once halve the iterations again, but
+reach a worse local maximum than SLSQP 3-4x more often on strongly
+non-concave instances, 16 against 4 in 336 for the gradient loop; as it is,
+1 in 336, and on the budget-allocation and recommendation batches of
 ``benchmarks/coverage_relaxation.py`` the gradient loop's points but for 4
-rows in 3840, where its local maximum is the better one. A first step of 16x
-the smallest instead of 4x saves a quarter of the time on those batches but
-lands below SLSQP on 18 of 672 random instances instead of 4.)
+rows in 3840, where its local maximum is the better one. Measured in December
+2026 on the batches of that benchmark's fits and left out: one evaluation per
+iteration (the Newton point or the gradient step, a refused Newton point
+followed by the gradient step in the next iteration) or a refused Newton point
+proposed again closer to ``x``, in place of the gradient step, saves
+iterations on a few rows that otherwise take 60-90 but costs more on the
+others (16% and 77% more time on the recommendation batches); a first step of 16x
+the smallest saves a quarter of the time but lands below SLSQP on 18 of 672
+random instances instead of 4.)
 
 Costs are kept to a few large operations per iteration: the value, the
 gradient and the Hessian share the factors ``q = 1 - x theta`` (a zero
-factor, ``x_i = theta_ij = 1``, is replaced by ``_TINY`` (of ``_coverage_relax``), which changes the
-leave-one-out and leave-two-out products by nothing and the others by about
-``_TINY``: no zero-safe branches), the Cholesky solve works on the full
+factor, ``x_i = theta_ij = 1``, is replaced by ``_TINY`` of ``_coverage_relax``,
+which changes the leave-one-out and leave-two-out products by nothing and the
+others by about ``_TINY``: no zero-safe branches), the Cholesky solve works on the full
 (B, n, n) matrix with identity rows for the items that are not free (no
-gathers), and only the rows that need it get a projection of the Newton point
-or an eigendecomposition.
+gathers), and only the rows that need it get a second evaluation (the
+gradient step), a projection of the Newton point, or an eigendecomposition.
 """
 
 import warnings
@@ -47,8 +48,6 @@ from . import _coverage_relax as kernel
 
 _STUCK = 8          # iterations without a Newton step before a move along negative curvature
 _FIRST_STEP = 4.0    # the first step, in units of the smallest one (see newton_ascent)
-_MIN_REACH = 1.0 / 64    # the shortest fraction of a Newton step proposed
-_REACH_CUT = 4.0     # a refused Newton point is proposed again this many times closer
 
 
 def _evaluate(x, theta, w, gamma, out, zeros):
@@ -148,6 +147,24 @@ def _select(rows, new, old):
     return torch.where(rows.view((-1,) + (1,) * (old.ndim - 1)), new, old)
 
 
+def _gradient_steps(rows, state, trial, move, step, min_step, theta, w, gamma, buffer, zeros):
+    """The projected gradient step ``trial`` on ``rows`` (where no Newton point was
+    taken), where it gains at least ``||move||^2 / (2 step)`` (sure for the smallest
+    step); the step length doubles where it does, else halves. Updates ``state``
+    (x, value, gradient, Hessian) and ``step`` in place."""
+    trial, move, row_step, low = trial[rows], move[rows], step[rows], min_step[rows]
+    new = (trial,) + _evaluate(trial, theta[rows], w[rows] if w.ndim == 2 else w, gamma,
+                               buffer[:len(rows)], zeros)
+    old = [part[rows] for part in state]
+    accept = (kernel._gain(old[1], new[1], old[2], new[2], move)
+              >= (move * move).sum(1) / (2.0 * row_step)) | (row_step <= low)
+    for part, before, after in zip(state, old, new):
+        part[rows] = _select(accept, after, before)
+    longest = (kernel._STEP_MAX / state[2][rows].abs().amax(1).clamp_min(1e-300)).maximum(low)
+    step[rows] = torch.where(accept, (row_step * kernel._STEP_GROW).minimum(longest),
+                             (row_step / kernel._STEP_GROW).maximum(low))
+
+
 def newton_ascent(theta, w, k, gamma):
     """``ascend`` for ``gamma > 0``: see the module docstring. Returns x (B, n)."""
     batch, n, _ = theta.shape
@@ -165,7 +182,6 @@ def newton_ascent(theta, w, k, gamma):
     step = torch.minimum(_FIRST_STEP * min_step, torch.full_like(min_step, 0.5 / gamma))
     buffer = torch.empty_like(theta)
     idle = torch.zeros(batch, dtype=torch.long, device=theta.device)
-    reach = torch.ones_like(min_step)      # fraction of the Newton step proposed
     state = (x,) + _evaluate(x, theta, w, gamma, buffer, zeros)   # x, value, grad, Hessian
     for _ in range(kernel._MAX_ITER):
         x, value, grad, hess = state
@@ -175,41 +191,26 @@ def newton_ascent(theta, w, k, gamma):
         # step, which takes it to rounding.
         done = move.abs().amax(1) <= kernel._TOL
         newton, defined = _newton_point(x, grad, hess, trial, tau, k, idle >= _STUCK)
-        # a refused Newton point is proposed again at a quarter of the distance, down to
-        # _MIN_REACH; below it the row takes the gradient step
-        propose = defined & (reach >= _MIN_REACH)
-        newton = torch.lerp(x, newton, reach.unsqueeze(1))
-        outside = propose & (((newton < 0) | (newton > 1)).any(1)
-                             | (newton.sum(1) > k + kernel._SUM_TOL))
+        outside = ((newton < 0) | (newton > 1)).any(1) | (newton.sum(1) > k + kernel._SUM_TOL)
         if bool(outside.any()):
             rows = torch.nonzero(outside)[:, 0]
             newton[rows] = kernel.project_capped_simplex(
                 newton[rows], k[rows] if torch.is_tensor(k) else k)[0]
-        candidate = _select(propose, newton, trial)
-        new = (candidate,) + _evaluate(candidate, theta, w, gamma, buffer, zeros)
-        step_move = candidate - x
-        gain = kernel._gain(value, new[1], grad, new[2], step_move)
-        # A short (whole) Newton step needs no gain check: its gain is below the values'
-        # rounding.
-        # A gradient step must gain ||move||^2 / (2 step) (sure at the smallest step).
-        newton_ok = propose & ((gain >= 0) | ((step_move.abs().amax(1) <= kernel._NEWTON_TRUST)
-                                              & (reach == 1.0)))
-        gradient_ok = ~propose & ((gain >= (step_move * step_move).sum(1) / (2.0 * step))
-                                  | (step <= min_step))
-        accept = newton_ok | gradient_ok
-        state = tuple(_select(accept, after, before) for after, before in zip(new, state))
-        reach = torch.where(newton_ok | ~propose, 1.0, reach / _REACH_CUT)
-        idle = torch.where(newton_ok, 0, idle + 1)
-        # the step length doubles after an accepted gradient step, halves after a refused one
-        longest = (kernel._STEP_MAX / state[2].abs().amax(1).clamp_min(1e-300)).maximum(min_step)
-        step = torch.where(propose, step, torch.where(
-            gradient_ok, (step * kernel._STEP_GROW).minimum(longest),
-            (step / kernel._STEP_GROW).maximum(min_step)))
+        new = (newton,) + _evaluate(newton, theta, w, gamma, buffer, zeros)
+        newton_move = newton - x
+        # A short Newton step needs no gain check: its gain is below the values' rounding.
+        taken = defined & ((kernel._gain(value, new[1], grad, new[2], newton_move) >= 0)
+                           | (newton_move.abs().amax(1) <= kernel._NEWTON_TRUST))
+        state = tuple(_select(taken, after, before) for after, before in zip(new, state))
+        idle = torch.where(taken, 0, idle + 1)
+        if not bool(taken.all()):
+            _gradient_steps(torch.nonzero(~taken)[:, 0], state, trial, move, step, min_step,
+                            theta, w, gamma, buffer, zeros)
         if bool(done.any()):
             out[todo[done]] = state[0][done]
             keep = ~done
             todo, theta, step, min_step = todo[keep], theta[keep], step[keep], min_step[keep]
-            idle, reach = idle[keep], reach[keep]
+            idle = idle[keep]
             state = tuple(part[keep] for part in state)
             buffer = buffer[:len(todo)]
             w, k = kernel._rows(w, k, keep)
