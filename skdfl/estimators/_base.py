@@ -2,7 +2,6 @@
 
 import copy
 import numbers
-import warnings
 
 import numpy as np
 import torch
@@ -15,6 +14,7 @@ from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
+from .._warnings import warn
 from .._validation import check_finite, check_numeric, check_option, check_scalar
 from ..methods._base import DecisionLoss
 from ..methods._pool import PooledSolver, SolutionPool, check_solve_ratio
@@ -461,8 +461,8 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
             self.validation_scores_ = None
             self.best_validation_score_ = None
         if self.n_iter_ == self.max_iter and self.n_iter_no_change is not None:
-            warnings.warn(f"{type(self).__name__} reached max_iter={self.max_iter} epochs "
-                          "before the monitored loss stopped improving.", ConvergenceWarning)
+            warn(f"{type(self).__name__} reached max_iter={self.max_iter} epochs before "
+                 "the monitored loss stopped improving.", ConvergenceWarning)
 
     def _forward(self, X):
         """The network's raw output on ``X`` (numpy, float64)."""

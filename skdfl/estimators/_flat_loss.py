@@ -1,10 +1,9 @@
 """A flat loss is never silent: warn when a whole epoch's gradients are exactly zero."""
 
-import warnings
-
 import torch
 from skorch.callbacks import Callback
 
+from .._warnings import warn
 from ..exceptions import FlatLossWarning
 
 #: The estimator parameter that smooths each method's loss, and why a flat loss
@@ -93,7 +92,7 @@ class FlatLossCheck(Callback):
         if self.warned_ or self.batches_ == 0 or bool(self.moved_) or self.loss_ == 0:
             return
         self.warned_ = True
-        warnings.warn(self.message(len(net.history)), FlatLossWarning, stacklevel=2)
+        warn(self.message(len(net.history)), FlatLossWarning)
 
     def message(self, epoch):
         """The warning's text for a flat ``epoch``."""

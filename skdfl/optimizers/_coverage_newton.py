@@ -39,11 +39,10 @@ gathers), and only the rows that need it get a second evaluation (the
 gradient step), a projection of the Newton point, or an eigendecomposition.
 """
 
-import warnings
-
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
+from .._warnings import warn
 from . import _coverage_relax as kernel
 
 _STUCK = 8          # iterations without a Newton step before a move along negative curvature
@@ -216,10 +215,10 @@ def newton_ascent(theta, w, k, gamma):
             w, k = kernel._rows(w, k, keep)
             if todo.numel() == 0:
                 return out
-    warnings.warn(
+    warn(
         f"the coverage relaxation did not reach a fixed point within {kernel._MAX_ITER} "
         f"iterations for {todo.numel()} instance(s) (rows {todo[:10].tolist()} of theta); "
         "the last iterate is used. A larger gamma makes the problem better conditioned.",
-        ConvergenceWarning, stacklevel=4)
+        ConvergenceWarning)
     out[todo] = state[0]
     return out

@@ -33,10 +33,10 @@ row per instance) everywhere they appear, and the budget ``k`` is an int or a
 ``(B,)`` tensor; the shared forms keep their original code path.
 """
 
-import warnings
-
 import torch
 from sklearn.exceptions import ConvergenceWarning
+
+from .._warnings import warn
 
 _TILT = 1e-6        # relative tilt of the starting point, against ties of identical items
 _TOL = 1e-10        # stop when a trial ascent step moves no coordinate further
@@ -475,11 +475,11 @@ def gradient_ascent(theta, w, k, gamma):
             step, min_step, free, wait = step[keep], min_step[keep], free[keep], wait[keep]
             if todo.numel() == 0:
                 return out
-    warnings.warn(
+    warn(
         f"the coverage relaxation did not reach a fixed point within {_MAX_ITER} projected "
         f"gradient steps for {todo.numel()} instance(s) (rows {todo[:10].tolist()} of theta); "
         "the last iterate is used. A larger gamma makes the problem better conditioned.",
-        ConvergenceWarning, stacklevel=3)
+        ConvergenceWarning)
     out[todo] = x
     return out
 

@@ -252,6 +252,8 @@ def test_a_tiny_dbb_lambd_warns_to_raise_lambd():
                                    max_iter=2, n_iter_no_change=None, random_state=0)
     flat = _fit_recording(est, X, C)
     assert len(flat) == 1 and "raise lambd" in str(flat[0].message)
+    # shown at the user's fit call, not inside skorch's training loop
+    assert flat[0].filename == __file__
     assert "standardize X" not in str(flat[0].message)    # features on a unit scale
     assert est.n_iter_ == 2
 

@@ -95,8 +95,9 @@ def test_stops_when_training_loss_stalls(misspecified):
 
 def test_convergence_warning_at_max_iter(misspecified):
     X, C, _, _ = misspecified
-    with pytest.warns(ConvergenceWarning, match="max_iter=2"):
+    with pytest.warns(ConvergenceWarning, match="max_iter=2") as caught:
         DecisionFocusedRegressor(GRID, max_iter=2, random_state=0).fit(X, C)
+    assert caught[0].filename == __file__       # points at the user's fit call
 
 
 def test_hidden_layers_and_weight_decay(misspecified):

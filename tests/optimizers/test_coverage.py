@@ -619,9 +619,11 @@ def test_relax_warns_when_the_iteration_cap_is_hit(monkeypatch):
     monkeypatch.setattr(kernel, "_MAX_ITER", 1)
     theta, w = random_problem(0, 2, 6, 4)
     opt = CoverageMaximizer(k=2, n_items=6, n_targets=4, weights=w)
-    with pytest.warns(ConvergenceWarning, match="did not reach a fixed point"):
-        x = opt.relax(theta.reshape(2, -1), 0.5)
-    assert np.isfinite(x).all()
+    for gamma in (0.5, 0.0):            # the Newton ascent and the gradient loop
+        with pytest.warns(ConvergenceWarning, match="did not reach a fixed point") as caught:
+            x = opt.relax(theta.reshape(2, -1), gamma)
+        assert np.isfinite(x).all()
+        assert caught[0].filename == __file__       # the user's call, not skdfl's code
 
 
 def test_no_warnings_in_normal_use():
