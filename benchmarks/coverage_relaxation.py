@@ -53,7 +53,9 @@ batch) and the Newton point takes one Cholesky factor on the budget's
 directions (the same points): relaxation 0.172-0.173 -> 0.145-0.146 s per
 epoch (budget 30x60), 0.290-0.294 -> 0.236-0.238 (30x100), 0.153-0.158 ->
 0.137-0.138 (recommendation), ratios 16x / 19-20x / 7-10x against 18-19x /
-22-25x / 10-11x before. The target is not met. Tried and left out (in the
+22-25x / 10-11x before; at the default 10 epochs (where the two-stage fit's
+one-time costs weigh less) 0.151 / 0.253 / 0.170 -> 0.125 / 0.208 / 0.147 s,
+ratios 24x / 30x / 17x -> 19x / 25x / 14x. The target is not met. Tried and left out (in the
 ``_coverage_newton`` docstring): one evaluation per iteration and
 shorter Newton retries (16-77% slower on the recommendation batches), a
 larger first step (a worse local maximum more often). An iteration at batch
