@@ -95,25 +95,27 @@ def _newton_point(x, grad, hess, trial, tau, k, stuck):
     rhs = torch.baddbmm(grad.unsqueeze(-1), hess, fixed_move.unsqueeze(-1)).squeeze(-1).mul_(f)
     matrix = torch.mul(hess, f.unsqueeze(2) * f.unsqueeze(1)).neg_()
     matrix.diagonal(dim1=1, dim2=2).add_(1.0 - f)
-    root = f.sum(1, keepdim=True).sqrt_()
-    along = f.div(root.clamp_min(1.0)).mul_(tau.unsqueeze(1) > 0)      # unit, or 0
+    root = f.sum(1, keepdim=True).sqrt_().clamp_min_(1.0)
+    along = f.div(root).mul_(tau.unsqueeze(1) > 0)                  # unit, or 0
     budget = (k - x.sum(1) - fixed_move.sum(1)).unsqueeze(1)    # what the free items must add
-    start = along * (budget / root.clamp_min(1.0))
-    # K M K + c a a' = M - a v' - v a' with v = M a - (a'M a + c) a / 2, c = 2 gamma (> 0)
+    start = budget.div_(root)                           # s = start * along
+    # K M K + c a a' = M - a v' - v a' with v = M a - (a'M a + c) a / 2, c = 1 (any c > 0)
     Ma = (matrix @ along.unsqueeze(-1)).squeeze(-1)
-    half = ((Ma * along).sum(1, keepdim=True) + matrix.diagonal(dim1=1, dim2=2).amax(1, True)) / 2
+    target = rhs.sub_(Ma * start)                       # rhs - M s, then without its a part
+    target = target.sub_(along * (target * along).sum(1, keepdim=True))
+    half = (Ma * along).sum(1, keepdim=True).add_(1.0).div_(2.0)
     v = Ma.sub_(along * half)
     reduced = torch.baddbmm(matrix, torch.stack([along, v], 2), torch.stack([v, along], 1),
                             alpha=-1.0)
-    target = rhs.sub_((matrix @ start.unsqueeze(-1)).squeeze(-1))
-    target = target.sub_(along * (target * along).sum(1, keepdim=True))
     factor, info = torch.linalg.cholesky_ex(reduced)
     defined = info == 0
     # where the factorization failed the solve runs on an incomplete factor: its step
     # is never taken (and is zeroed, not to carry infinities)
-    step = torch.cholesky_solve(target.unsqueeze(-1), factor)[..., 0].add_(start).mul_(f)
-    if not bool(defined.all()):
-        step = torch.where(defined.unsqueeze(1), step, 0.0)
+    step = torch.cholesky_solve(target.unsqueeze(-1), factor)[..., 0].addcmul_(
+        along, start).mul_(f)
+    if bool(defined.all()):
+        return x + step + fixed_move, defined
+    step = torch.where(defined.unsqueeze(1), step, 0.0)
     escape = stuck & ~defined
     if bool(escape.any()):
         rows = torch.nonzero(escape)[:, 0]
