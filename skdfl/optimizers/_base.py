@@ -78,7 +78,10 @@ class Optimizer(BaseEstimator):
     def _cached(self, key, build):
         cache = self.__dict__.setdefault("_cache", {})
         if key not in cache:
-            cache[key] = build()
+            # Built as ordinary tensors even under a caller's inference mode: a cached
+            # tensor made there could never enter autograd afterwards.
+            with torch.inference_mode(False):
+                cache[key] = build()
         return cache[key]
 
     @property

@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from skdfl.optimizers import KSubset, Optimizer, ShortestPath
+from skdfl.optimizers import (CoverageMaximizer, KSubset, LinearProgram, Optimizer,
+                              ShortestPath)
 
 from .test_shortest_path import CYCLIC, assert_is_path
 
@@ -162,3 +163,25 @@ def test_k_subset_cuda_matches_cpu():
     value = opt.objective(x, theta.cuda())
     assert value.is_cuda
     torch.testing.assert_close(value.cpu(), opt.objective(opt.solve(theta), theta))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: (CoverageMaximizer(k=2, n_items=6, n_targets=4), 24),
+    lambda: (LinearProgram.bipartite_matching(3, 3), 9),
+])
+def test_an_optimizer_first_used_under_inference_mode_still_differentiates(make):
+    # Its cached tensors (weights, polytope) are built on first use: under a caller's
+    # torch.inference_mode they must still be ordinary tensors, which autograd can save.
+    (used, width), (fresh, _) = make(), make()
+    rng = np.random.default_rng(0)
+    theta = torch.as_tensor(rng.uniform(0.1, 0.9, size=(3, width)))
+    direction = torch.as_tensor(rng.normal(size=(3, used.n_vars)))
+    with torch.inference_mode():
+        used.relax(theta, 0.5)
+    grads = []
+    for opt in (used, fresh):
+        leaf = theta.clone().requires_grad_(True)
+        (opt.relax(leaf, 0.5) * direction).sum().backward()
+        grads.append(leaf.grad)
+    assert grads[0].abs().sum() > 0
+    torch.testing.assert_close(grads[0], grads[1])
