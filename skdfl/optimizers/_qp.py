@@ -490,10 +490,13 @@ def _polish_face(poly, z, lower, upper, active, prior, tol):
 class _Projection(torch.autograd.Function):
     @staticmethod
     def forward(ctx, z, poly):
-        x, (free, active, factor) = project(poly, z.detach())
+        # Many small operations: inference mode skips their version counters; the
+        # saved and returned tensors are ordinary copies (the factor is only read).
+        with torch.inference_mode():
+            x, (free, active, factor) = project(poly, z.detach())
         ctx.poly, ctx.factor = poly, factor
-        ctx.save_for_backward(free, active)
-        return x
+        ctx.save_for_backward(free.clone(), active.clone())
+        return x.clone()
 
     @staticmethod
     def backward(ctx, grad_x):
