@@ -2,49 +2,49 @@
 
 Each iteration takes, for every instance, the projected gradient step of
 ``gradient_ascent`` (adaptive length, from a small one) and a Newton step to
-the stationary point of the face that gradient step lands on: items it puts
-at 0 or 1 go there, the free items solve the linearized stationarity
-conditions (with the budget where it binds). The Newton point is kept where
-it is a strict local maximum of that face (one Cholesky factor of ``2 gamma I -
-H_ff`` on the directions that keep the budget) and the objective does not
-decrease; elsewhere the gradient step, where it gains enough. Near a strict
-local maximum this is a semismooth Newton method on the fixed-point equation
-``x = P(x + s grad)``: it converges quadratically, in about 10-20 iterations
-per batch where the plain gradient loop takes 20-40. A row without a Newton
-step for ``_STUCK`` iterations sits near a saddle point of its face; it moves
-along the direction of negative curvature to the edge of the box, which
-gradient steps take tens of iterations to do. A Newton point outside the box
-is projected; after a refusal, cut at the box instead (``_truncated``).
-(Starting with the natural step ``1 / (2 gamma)`` and moving along negative
-curvature at once halve the iterations again, but reach a worse local maximum than SLSQP 3-4x more often on strongly
-non-concave instances, 16 against 4 in 336 for the gradient loop; as it is,
-1 in 336, and on the budget-allocation and recommendation batches of
-``benchmarks/coverage_relaxation.py`` the gradient loop's points but for 4
-rows in 3840, where its local maximum is the better one. Measured in December
-2026 on the batches of that benchmark's fits and left out: one evaluation per
+the stationary point of the face that gradient step lands on: items it puts at
+0 or 1 go there, the free items solve the linearized stationarity conditions
+(with the budget where it binds). The Newton point is kept where it is a strict
+local maximum of that face (one Cholesky factor of ``2 gamma I - H_ff`` on the
+directions that keep the budget) and the objective does not decrease; elsewhere
+the gradient step, where it gains enough. Near a strict local maximum this is a
+semismooth Newton method on the fixed-point equation ``x = P(x + s grad)``: it
+converges quadratically, in about 10-20 iterations per batch where the plain
+gradient loop takes 20-40. A row without a Newton step for ``_STUCK``
+iterations sits near a saddle point of its face; it moves along the direction
+of negative curvature to the edge of the box, which gradient steps take tens of
+iterations to do. A Newton point outside the box is projected; after a refusal,
+cut at the box instead (``_truncated``). (Starting with the natural step ``1/(2
+gamma)`` and moving along negative curvature at once halve the iterations
+again, but reach a worse local maximum than SLSQP 3-4x more often on strongly
+non-concave instances, 16 against 4 in 336 for the gradient loop; as it is, 1
+in 336, and on the budget-allocation and recommendation batches of
+``benchmarks/coverage_relaxation.py`` the gradient loop's points but for 4 rows
+in 3840, where its local maximum is the better one. Measured in December 2026
+on the batches of that benchmark's fits and left out: one evaluation per
 iteration (the Newton point or the gradient step, a refused Newton point
 followed by the gradient step in the next iteration) or a refused Newton point
-proposed again closer to ``x``, in place of the gradient step, saves
-iterations on a few rows that otherwise take 60-90 but costs more on the
-others (16% and 77% more time on the recommendation batches); a first step of 16x
-the smallest saves a quarter of the time but lands below SLSQP on 18 of 672
-random instances instead of 4. A first step of at least ``1 / ||H(x0)||_F``, the
-curvature at the start, saves 3-15% there and reaches the same points but for
-3 rows in 3000 (2 better); against SLSQP on 480 instances shaped like the
-benchmark's (30 items, 60 targets, gamma 0.1-1) it is below on 29 and above on
-28, the first step of 4x the smallest on 35 and 32. Cutting a refused Newton
-step at the box: the same points on all 3000 rows, 0-12% less time and up to
-20% fewer evaluations; cutting every Newton point that leaves the box instead
-of projecting it costs 6-24% more on the recommendation and 30x60 batches.)
+proposed again closer to ``x``, in place of the gradient step, saves iterations
+on a few rows that otherwise take 60-90 but costs more on the others (16% and
+77% more time on the recommendation batches); a first step of 16x the smallest
+saves a quarter of the time but lands below SLSQP on 18 of 672 random instances
+instead of 4. A first step of at least ``1 / ||H(x0)||_F``, the curvature at
+the start, saves 3-15% there and reaches the same points but for 3 rows in 3000
+(2 better); against SLSQP on 480 instances shaped like the benchmark's (30
+items, 60 targets, gamma 0.1-1) it is below on 29 and above on 28, the first
+step of 4x the smallest on 35 and 32. Cutting a refused Newton step at the box:
+the same points on all 3000 rows, 0-12% less time and up to 20% fewer
+evaluations; cutting every Newton point that leaves the box instead of
+projecting it costs 6-24% more on the recommendation and 30x60 batches.)
 
-Costs are kept to a few large operations per iteration: the value, the
-gradient and the Hessian share the factors ``q = 1 - x theta`` (a zero
-factor, ``x_i = theta_ij = 1``, is replaced by ``_TINY`` of ``_coverage_relax``,
-which changes the leave-one-out and leave-two-out products by nothing and the
-others by about ``_TINY``: no zero-safe branches), the Cholesky solve works on the full
-(B, n, n) matrix with identity rows for the items that are not free (no
-gathers), and only the rows that need it get a second evaluation (the
-gradient step), a projection of the Newton point, or an eigendecomposition.
+Costs are kept to a few large operations per iteration: the value, the gradient
+and the Hessian share the factors ``q = 1 - x theta`` (a zero factor, ``x_i =
+theta_ij = 1``, is replaced by ``_TINY`` of ``_coverage_relax``, which changes
+the leave-one-out and leave-two-out products by nothing and the others by about
+``_TINY``: no zero-safe branches), the Cholesky solve works on the full (B, n,
+n) matrix with identity rows for the items that are not free (no gathers), and
+only the rows that need it get a second evaluation (the gradient step), a
+projection of the Newton point, or an eigendecomposition.
 """
 
 import torch
