@@ -45,23 +45,21 @@ t's solution against the cold start): 22 evaluations against 27 (epoch 1 to
 smallest step, not the distance to the point; so they were not built. What
 is left is fewer operations per iteration.
 
-On 3 December 2026 (the default 200 samples, ``--epochs 5 --threads 1``,
-the code before and after in alternating runs, two each): the backward now
-forms the face's Hessian and the mixed derivative as products (zero factors
-stand in as a tiny number instead of a split by their count: 3.1 -> 1.6 ms a
-batch) and the Newton point takes one Cholesky factor on the budget's
-directions (the same points): relaxation 0.172-0.173 -> 0.145-0.146 s per
-epoch (budget 30x60), 0.290-0.294 -> 0.236-0.238 (30x100), 0.153-0.158 ->
-0.137-0.138 (recommendation), ratios 16x / 19-20x / 7-10x against 18-19x /
-22-25x / 10-11x before; at the default 10 epochs (where the two-stage fit's
-one-time costs weigh less) 0.151 / 0.253 / 0.170 -> 0.125 / 0.208 / 0.147 s,
-ratios 24x / 30x / 17x -> 19x / 25x / 14x. The target is not met. Tried and left out (in the
-``_coverage_newton`` docstring): one evaluation per iteration and
-shorter Newton retries (16-77% slower on the recommendation batches), a
-larger first step (a worse local maximum more often). An iteration at batch
-32 costs about 1.2 ms, about 200 small operations (the Newton point 0.4 ms of
-it, of which 0.23 ms the Cholesky factor and solve); 10-25 iterations a
-batch.
+On 3 December 2026 (the default 200 samples and 10 epochs, ``--threads 1``,
+the code before and after the changes of that day, alternating, two runs
+each): relaxation 0.150-0.155 -> 0.111-0.115 s per epoch (budget 30x60),
+0.248-0.263 -> 0.156-0.162 (30x100), 0.171-0.174 -> 0.127-0.133
+(recommendation); ratios 23x / 29-31x / 17x -> 16-17x / 19x / 12.5-13x. The
+target is not met. What changed (benchmarks/README.rst lists it): the
+backward in product form (3.1 -> 1.6 ms a batch), the ascent in inference
+mode, one Cholesky factor per Newton proposal, a first step at the start's
+curvature, a refused Newton point cut at the box, negative curvature after 6
+idle iterations. Tried and left out (in the ``_coverage_newton`` docstring):
+one evaluation per iteration and shorter Newton retries (16-77% slower on the
+recommendation batches), a larger first step (a worse local maximum more
+often), cutting every Newton point at the box. An iteration at batch 32 costs
+about 1 ms, about 200 small operations (the Newton point a third of it, of
+which 0.23 ms the Cholesky factor and solve); 8-15 iterations a batch.
 
 Run ``python benchmarks/coverage_relaxation.py --help`` for the options;
 ``--quick`` (fewer samples and epochs) runs in well under a minute.
