@@ -687,3 +687,21 @@ def test_newton_ascent_reaches_the_fixed_point_of_the_gradient_ascent(gamma):
     concave = 0.5 * float(kernel.curvature_bound(th, wt, 0.0).max()) + 0.05
     torch.testing.assert_close(newton_ascent(th, wt, 3, concave),
                                kernel.gradient_ascent(th, wt, 3, concave), atol=1e-9, rtol=0)
+
+
+def test_a_refused_newton_step_is_cut_at_the_box():
+    # Item 1 near 1 and item 2 near 0 overshoot: the step stops where the first of them
+    # reaches its bound (half the way). A slack budget cuts the step where it is spent; a
+    # row whose cut would keep less than _MIN_CUT of the step keeps its projection.
+    from skdfl.optimizers._coverage_newton import _MIN_CUT, _truncated
+    x = torch.tensor([[0.5, 0.9, 0.1], [0.4, 0.4, 0.0], [0.5, 0.0, 0.5]], dtype=torch.float64)
+    newton = torch.tensor([[0.5, 1.1, -0.1], [0.7, 0.7, 0.0], [0.6, -0.2, 0.6]],
+                          dtype=torch.float64)
+    projected = torch.full_like(x, -1.0)            # marks the rows that keep it
+    cut = _truncated(x, newton, torch.tensor([3.0, 1.0, 3.0], dtype=torch.float64),
+                     torch.tensor([True, True, True]), projected)
+    torch.testing.assert_close(cut[0], torch.tensor([0.5, 1.0, 0.0], dtype=torch.float64))
+    torch.testing.assert_close(cut[1], torch.tensor([0.5, 0.5, 0.0], dtype=torch.float64))
+    assert 0 < _MIN_CUT and (cut[2] == -1.0).all()  # item 1 at 0 moving down: no cut
+    untouched = _truncated(x, newton, 3.0, torch.tensor([False, True, True]), projected)
+    assert (untouched[0] == -1.0).all()             # rows not asked for keep the projection
