@@ -66,55 +66,52 @@ capacity 60 serves every capacity best (we did not look further). Weighting the 
 (``sample_weight``) left it at 0.0634 and 0.0640. fy, on the same data,
 gains from the per-day capacities in both draws.
 
-Measured (2026-12-03, ``--no-fit --problems knapsack 5x5 30x30 --repeats
-40``, one thread, nothing else running; ratios move by about +-0.1 between
-runs; benchmarks/README.rst has a later run of every problem)::
+Measured (2026-12-03, ``--no-fit``, one thread, nothing else running; the
+ratios move by about +-0.1 between runs at batch 32, where the solves take
+tens of microseconds)::
 
-    problem                      batch  fixed ms  per-row ms  per-row/fixed  public ratio  speed-up
-    knapsack capacity               32     0.663       0.832           1.25          1.38      220x
-    knapsack capacity             1024     5.795       7.296           1.26          1.27     1170x
-    knapsack weights                32     0.675       0.920           1.36          1.49      302x
-    knapsack weights              1024     5.834       8.453           1.45          1.46     1257x
-    shortest path 5x5 ends+mask     32     0.052       0.078           1.49          2.24       21x
-    shortest path 5x5 ends+mask   1024     0.439       0.579           1.32          1.44      145x
-    shortest path 30x30 mask        32     5.436       5.552           1.02          1.03       28x
-    shortest path 30x30 mask      1024    43.092      54.229           1.26          1.19       86x
+    problem                      batch  fixed ms  per-row ms  per-row/fixed  <=1.5x  public ratio  reference ms  speed-up  >=20x
+    knapsack capacity               32     0.304       0.433           1.42     yes          1.57         157.5      303x      -
+    knapsack capacity             1024     4.746       5.856           1.23     yes          1.25        6462.4     1077x    yes
+    knapsack weights                32     0.334       0.516           1.54      NO          1.67         242.4      406x      -
+    knapsack weights              1024     4.934       7.032           1.43     yes          1.42        8299.4     1168x    yes
+    k-subset k                      32     0.023       0.024           1.05     yes          1.34         117.8     2694x      -
+    k-subset k                    1024     1.096       1.064           0.97     yes          0.99        3903.2     3505x    yes
+    shortest path 5x5 ends+mask     32     0.021       0.036           1.74      NO          2.62           3.2       35x      -
+    shortest path 5x5 ends+mask   1024     0.315       0.454           1.44     yes          1.65          83.8      147x    yes
+    shortest path 30x30 mask        32     3.078       3.181           1.03     yes          1.06         106.9       32x      -
+    shortest path 30x30 mask      1024    36.043      44.134           1.22     yes          1.23        3280.8       74x    yes
+    coverage k+weights              32     0.790       0.809           1.02     yes          1.10           0.9        1x      -
+    coverage k+weights           1024    12.326      12.626           1.02     yes          1.03          27.5        2x     NO
+    LP relaxation b_ub              32     1.106       1.572           1.42     yes          1.45          46.8       28x      -
+    LP relaxation b_ub           1024     9.228      12.988           1.41     yes          1.41        1260.8       96x    yes
 
-The shortest path's public per-row ``solve`` finds the rows without an open
-path in its own pass (their cost is inf) since 2026-12-03; before, it
-checked them with a solve of its own first, and its public ratio was 3.55
-at batch 32 and 2.71 at 1024 (the 2026-12-02 run below). At batch
-32 the rest is the per-row arrays' checks, a few tensor operations each,
-beside a 0.05 ms kernel.
-
-Earlier (2026-12-02, under load)::
-
-    problem                      batch  fixed ms  per-row ms  per-row/fixed  public ratio  speed-up
-    knapsack capacity               32     0.766       0.993           1.30          1.43      301x
-    knapsack capacity             1024    13.736      19.213           1.40          1.40     1000x
-    knapsack weights                32     1.206       1.762           1.46          1.60      312x
-    knapsack weights              1024    16.015      23.523           1.47          1.53      694x
-    shortest path 5x5 ends+mask     32     0.076       0.098           1.28          3.55       14x
-    shortest path 5x5 ends+mask   1024     0.738       1.079           1.46          2.71       93x
-
-A run just before, under heavier load, gave 1.57 and 1.48 for knapsack
-weights and 1.49 and 1.48 for the 5x5 grid. The code before the per-row
-kernels were reworked gave, in the same way, 1.72 and 2.05 for knapsack
-weights (batch 32, 1024) and 3.15 and 2.00 for the 5x5 grid. The per-row
+Earlier runs of the two batch-32 misses: knapsack weights 1.36-1.58 and the
+5x5 grid 1.28-1.76 (2026-12-02 and -03); before the per-row kernels were
+reworked, 1.72 and 3.15. The 5x5 grid's per-row kernel is nine tensor
+operations (each row's pair tables, its mask, the product, the choice, the
+restriction to its segment: 27 us) against the fixed solve's four (21 us
+in all; ``argmin`` and the product alone take 5 us each). The per-row
 knapsack tables run to the batch's largest capacity (180) where the fixed
-one runs to 120, which the ratios include. The "knapsack weights" rows are
-the day's slot weights in another order per row, which the solver recognises
-(one multiset of weights: the shared-weights kernel on each row's items
-sorted by weight); weights that truly differ per row take the by-value
-kernel: with integer weights drawn uniformly in the slots' range, 2.1x the
-fixed solve at batch 32 and 2.7x at 1024 (one interleaved run of 15 solves
-each, not in the table): for them the 1.5x target does not hold. Against
-a fixed weight vector drawn from the same range (five weight values, as
-many classes as the per-row batch) the per-row solve cost 0.97-1.14x at
-batch 32 but 1.6-3.0x at 1024 (2026-12-03, three runs with the candidate
-windows kept to 2^14-2^19 entries: no window size helps): a class's
-window runs to its largest count in any row of the pass (about 18 of 48
-items, against about 10 in the fixed vector).
+one runs to 120, which the ratios include (about 1.1x of them). The public
+shortest-path ``solve`` finds the rows without an open path in its own pass
+(their cost is inf); at batch 32 the rest of its ratio is the per-row
+arrays' checks, a few tensor operations each. The coverage greedy is 2x its
+row-by-row reference, not 20x: that reference is the same greedy in numpy,
+whose ten products per row are already vectorized (about 25 us a row).
+
+The "knapsack weights" rows are the day's slot weights in another order per
+row, which the solver recognises (one multiset of weights: the
+shared-weights kernel on each row's items sorted by weight). Weights that
+truly differ per row take the by-value kernel: with integer weights drawn
+uniformly in the slots' range, 2.1x the fixed solve at batch 32 and 2.7x at
+1024 (one interleaved run of 15 solves each, not in the table): for them the
+1.5x target does not hold. Against a fixed weight vector drawn from the same
+range (five weight values, as many classes as the per-row batch) the per-row
+solve cost 0.97-1.14x at batch 32 but 1.6-3.0x at 1024 (three runs with the
+candidate windows kept to 2^14-2^19 entries: no window size helps): a
+class's window runs to its largest count in any row of the pass (about 18 of
+48 items, against about 10 in the fixed vector).
 
 Run alone (nothing else heavy on the machine)::
 
