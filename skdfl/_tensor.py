@@ -6,6 +6,25 @@ import torch
 from ._validation import check_finite
 
 
+def converted(tensor, dtype=None, device=None):
+    """``tensor.to(dtype, device)``, or ``tensor`` itself where that would change nothing.
+
+    A ``to`` that changes nothing still costs a dispatch, and the kernels that
+    call this run once per batch on small tensors.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdfl._tensor import converted
+    >>> t = torch.zeros(2)
+    >>> converted(t, torch.float32) is t, converted(t, torch.float64).dtype
+    (True, torch.float64)
+    """
+    if (dtype is None or tensor.dtype == dtype) and (device is None or tensor.device == device):
+        return tensor
+    return tensor.to(device=device, dtype=dtype)
+
+
 def as_batch(values, name, *, width=None, dtype=None, device=None, finite=True):
     """Turn a numpy or torch array of instances into a 2-D float tensor.
 

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from .._tensor import as_batch
+from .._tensor import as_batch, converted
 from .._validation import finite_sum
 from ..optimizers import Optimizer
 
@@ -126,10 +126,8 @@ class _ClosedForm(torch.autograd.Function):
 
 def with_gradient(theta_hat, values, grad):
     """``values`` (B,), differentiable in ``theta_hat`` (B, n) with gradient rows ``grad``."""
-    dtype = theta_hat.dtype      # (a .to that changes nothing still costs a call)
-    return _ClosedForm.apply(theta_hat,
-                             values.detach() if values.dtype == dtype else values.to(dtype),
-                             grad.detach() if grad.dtype == dtype else grad.to(dtype))
+    return _ClosedForm.apply(theta_hat, converted(values.detach(), theta_hat.dtype),
+                             converted(grad.detach(), theta_hat.dtype))
 
 
 class DecisionLoss(nn.Module):

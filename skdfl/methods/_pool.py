@@ -14,6 +14,7 @@ import numbers
 import numpy as np
 import torch
 
+from .._tensor import converted
 from .._validation import check_scalar
 from ..optimizers._instance import take_rows
 
@@ -98,9 +99,7 @@ class SolutionPool:
 
     def add(self, decisions):
         """Add decisions (rows with NaN, from diverging predictions, are skipped)."""
-        decisions = decisions.detach()
-        if decisions.dtype != self.decisions.dtype or decisions.device != self.decisions.device:
-            decisions = decisions.to(self.decisions)
+        decisions = converted(decisions.detach(), self.decisions.dtype, self.decisions.device)
         rounded = decisions.round()
         # One test for both: a NaN row is not equal to its rounding either.
         if not torch.equal(decisions, rounded):

@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 import torch
 
-from .._tensor import as_batch
+from .._tensor import as_batch, converted
 from .._validation import check_option, check_scalar
 from ._base import Optimizer, device_key, theta_values
 from ._cell_grid import CellGrid, cell_paths, check_cell_grid, raise_negative_cycle
@@ -372,14 +372,14 @@ class ShortestPath(Optimizer):
         if source is None and target is None:
             return None, None
         if source is not None and target is not None:
-            return _on(source, device), _on(target, device)
+            return converted(source, device=device), converted(target, device=device)
         own = (0, self.n_params - 1) if self.cell_grid is not None else (
             self.graph.source, self.graph.target)
         if source is None:
             source = torch.full_like(target, own[0])
         if target is None:
             target = torch.full_like(source, own[1])
-        return _on(source, device), _on(target, device)
+        return converted(source, device=device), converted(target, device=device)
 
     def _cheapest_paths(self, costs, source=None, target=None, arc_mask=None, with_cost=True):
         """0/1 arc use and cost of each row's cheapest open path (cost inf: none).
@@ -388,7 +388,7 @@ class ShortestPath(Optimizer):
         """
         source, target = self._ends(source, target, costs.device)
         if arc_mask is not None:
-            arc_mask = _on(arc_mask, costs.device)
+            arc_mask = converted(arc_mask, device=costs.device)
         return cheapest_paths(self._path_tables(costs.device), costs, source, target, arc_mask,
                               with_cost)
 
@@ -553,8 +553,3 @@ class ShortestPath(Optimizer):
         supply = np.zeros(graph.n_nodes)
         supply[graph.source], supply[graph.target] = 1.0, -1.0
         return LinearProgram(A_eq=incidence, b_eq=supply, bounds=(0, 1), sense="minimize")
-
-
-def _on(tensor, device):
-    """``tensor`` on ``device`` (a ``to`` that moves nothing still costs a call per solve)."""
-    return tensor if tensor.device == device else tensor.to(device)
