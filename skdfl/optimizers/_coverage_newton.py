@@ -134,8 +134,21 @@ def _newton_point(x, grad, hess, trial, tau, k, stuck):
         rows = torch.nonzero(escape)[:, 0]
         on_sum = along[rows].any(1)
         step[rows], escape[rows] = _escape(x[rows] + fixed_move[rows], grad[rows], reduced[rows],
-                                           f[rows], on_sum, k[rows] if torch.is_tensor(k) else k)
+                                           f[rows], on_sum, kernel._budget(k, rows))
     return x + step + fixed_move, defined | escape
+
+
+def _reach(base, move, k, tol=0.0, budget=None):
+    """The longest step ``t`` (B,) with ``base + t move`` in the box and, on the rows
+    ``budget`` (every row if None), within the budget ``k``; moves of at most ``tol``
+    (in an item, or in the sum) count as none."""
+    reach = torch.where(move > tol, (1.0 - base) / move,
+                        torch.where(move < -tol, base / -move, torch.inf)).amin(1)
+    rise = move.sum(1)
+    spends = rise > tol if budget is None else budget & (rise > tol)
+    room = torch.where(spends, (k - base.sum(1)).clamp_min(0.0) / rise.clamp_min(max(tol, 1e-300)),
+                       torch.inf)
+    return torch.minimum(reach, room)
 
 
 def _escape(base, grad, reduced, f, on_sum, k):
@@ -145,12 +158,7 @@ def _escape(base, grad, reduced, f, on_sum, k):
     evals, evecs = torch.linalg.eigh(reduced)
     down = evecs[..., 0] * f
     down = down * torch.where((grad * down).sum(1) < 0, -1.0, 1.0).unsqueeze(1)
-    reach = torch.where(down > 1e-12, (1.0 - base) / down,
-                        torch.where(down < -1e-12, base / -down, float("inf"))).amin(1)
-    rise = down.sum(1)
-    room = torch.where(~on_sum & (rise > 1e-12),
-                       (k - base.sum(1)) / rise.clamp_min(1e-12), float("inf"))
-    reach = torch.minimum(reach, room)
+    reach = _reach(base, down, k, tol=1e-12, budget=~on_sum)
     cut = kernel._PINV_RTOL * evals.abs().amax(1)
     escape = (evals[:, 0] < -cut) & torch.isfinite(reach) & (reach > 1e-12)
     return down * torch.where(escape, reach, 0.0).unsqueeze(1), escape
@@ -167,12 +175,7 @@ def _truncated(x, newton, k, rows, projected):
     iterations to get there.
     """
     move = newton - x
-    reach = torch.where(move > 0, (1.0 - x) / move,
-                        torch.where(move < 0, x / -move, torch.inf)).amin(1)
-    rise = move.sum(1)
-    room = torch.where(rise > 0, (k - x.sum(1)).clamp_min(0.0) / rise.clamp_min(1e-300),
-                       torch.inf)
-    reach = torch.minimum(reach, room).clamp_max(1.0)
+    reach = _reach(x, move, k).clamp_max(1.0)
     cut = torch.addcmul(x, reach.unsqueeze(1), move).clamp_(0.0, 1.0)
     return _select(rows & (reach >= _MIN_CUT), cut, projected)
 
@@ -233,7 +236,7 @@ def newton_ascent(theta, w, k, gamma):
         outside = ((newton < 0) | (newton > 1)).any(1) | (newton.sum(1) > k + kernel._SUM_TOL)
         if bool(outside.any()):
             rows = torch.nonzero(outside)[:, 0]
-            row_k = k[rows] if torch.is_tensor(k) else k
+            row_k = kernel._budget(k, rows)
             inside = kernel.project_capped_simplex(newton[rows], row_k)[0]
             again = refused[rows]
             if bool(again.any()):

@@ -56,9 +56,14 @@ def _w(w):
     return "m" if w.ndim == 1 else "bm"
 
 
+def _budget(k, index):
+    """The budget of the instances ``index``: an int as it is, a (B,) tensor's rows."""
+    return k[index] if isinstance(k, torch.Tensor) else k
+
+
 def _rows(w, k, index):
     """The weights and budget of the instances ``index`` (shared ones as they are)."""
-    return (w[index] if w.ndim == 2 else w), (k[index] if isinstance(k, torch.Tensor) else k)
+    return (w[index] if w.ndim == 2 else w), _budget(k, index)
 
 
 def _complements(x, theta):
