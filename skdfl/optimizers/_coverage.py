@@ -275,12 +275,12 @@ class CoverageMaximizer(Optimizer):
         check_scalar(gamma, "gamma", low=0)
         batch, restore = as_batch(theta, "theta", width=self.n_params)
         params = self.check_params(params, len(batch), batch.device)
+        self.check_theta(batch, "theta")
         return restore(self._relax(batch, gamma, **params))
 
     def _relax(self, theta, gamma, k=None, weights=None):
-        """``relax`` on a validated tensor and checked per-instance parameters."""
-        check_scalar(gamma, "gamma", low=0)
-        self.check_theta(theta, "theta")
+        """``relax`` on a validated tensor and checked per-instance parameters (the
+        relaxation layer checks its predictions once per batch, before this)."""
         w = self._target_weights(weights, theta.device)
         budget = self.k if k is None else k.to(theta.device)
         return relax_coverage(theta.reshape(-1, self.n_items, self.n_targets), w, budget, gamma)
