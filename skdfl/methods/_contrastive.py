@@ -128,6 +128,11 @@ def _row_weights(weights, counts):
     return weights / counts.clamp(min=1).unsqueeze(-1)
 
 
+def _signed(values, sign):
+    """``sign * values``, in place (a product by 1 would still cost a pass)."""
+    return values if sign == 1.0 else values.mul_(sign)
+
+
 def predicted_gaps(theta_hat, x_true, decisions, sign):
     """``sign * theta_hat @ (x_true - x')`` for every pool entry ``x'``, shape (B, P).
 
@@ -135,8 +140,7 @@ def predicted_gaps(theta_hat, x_true, decisions, sign):
     the predictions (for either sense of the problem).
     """
     true_value = (theta_hat * x_true).sum(-1, keepdim=True)
-    gaps = torch.sub(true_value, theta_hat @ decisions.to(theta_hat).T)
-    return gaps if sign == 1.0 else gaps.mul_(sign)
+    return _signed(torch.sub(true_value, theta_hat @ decisions.to(theta_hat).T), sign)
 
 
 class NoiseContrastiveEstimation(PoolLoss):
@@ -267,7 +271,5 @@ class ContrastiveMAP(PoolLoss):
             # rounding of its gap (matrix product against row sum) from going below.
             values = largest.clamp(min=0.0)
             grad = torch.sub(x_true.to(theta_hat), decisions.index_select(0, best))
-            grad.mul_(largest.ge(0.0).unsqueeze_(-1))
-            if sign != 1.0:
-                grad.mul_(sign)
+            grad = _signed(grad.mul_(largest.ge(0.0).unsqueeze_(-1)), sign)
         return with_gradient(theta_hat, values, grad)

@@ -11,7 +11,7 @@ import torch
 
 from .._validation import check_scalar
 from ._base import with_gradient
-from ._contrastive import PoolLoss, _masked_fill, _row_weights
+from ._contrastive import PoolLoss, _masked_fill, _row_weights, _signed
 
 
 def pool_values(theta, decisions):
@@ -153,9 +153,7 @@ class PairwiseRankingLoss(PoolLoss):
             # of the pool with -active plus sum(active) at x_b.
             active = hinge.sign_().mul_(pairs)
             weights = active.neg().scatter_add_(-1, best, active.sum(-1, keepdim=True))
-            grad = weights @ decisions
-            if sign != 1.0:
-                grad.mul_(sign)
+            grad = _signed(weights @ decisions, sign)
         return with_gradient(theta_hat, values, grad)
 
 
