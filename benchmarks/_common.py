@@ -45,6 +45,24 @@ def train_pyepo_epoch(model, loader, loss_fn, optimizer):
         optimizer.step()
 
 
+def as_in_pyepo(params, optimizer):
+    """skdfl estimator parameters for the layer PyEPO trains with.
+
+    skdfl's ``method="dbb"`` differentiates through the predictions projected
+    onto a sphere (``BlackboxDifferentiation(normalize=True)``, against the
+    predictions' collapse); PyEPO's ``blackboxOpt`` is the paper's layer, so
+    the comparison trains skdfl's ``normalize=False`` layer.
+    """
+    if params.get("method") != "dbb":
+        return params
+    from skdfl.methods import BlackboxRegret
+
+    params = dict(params)
+    params["method"] = BlackboxRegret(optimizer, lambd=params.pop("lambd", 10.0),
+                                      normalize=False)
+    return params
+
+
 def progress_log(quiet):
     """Where progress lines go: stderr (so that stdout keeps only the table), or nowhere."""
     if quiet:

@@ -86,7 +86,7 @@ from skdfl.datasets import load_energy_knapsack
 from skdfl.optimizers import Knapsack
 from skdfl.preprocessing import PerItemStandardScaler
 
-from _common import (format_table, mean_of, progress_log, pyepo_dataset,
+from _common import (as_in_pyepo, format_table, mean_of, progress_log, pyepo_dataset,
                      silenced_stdout_fd, train_pyepo_epoch, usable_cpus, verdict)
 
 N_SLOTS = 48
@@ -183,8 +183,9 @@ class Run:
 
 def fit_skdfl(method, data, capacity, epochs, seed):
     """A fitted per-item DecisionFocusedRegressor (all epochs run: no early stop)."""
+    optimizer = Knapsack(data.weights, capacity)
     est = DecisionFocusedRegressor(
-        Knapsack(data.weights, capacity), **method.skdfl_params, per_item=True,
+        optimizer, **as_in_pyepo(method.skdfl_params, optimizer), per_item=True,
         learning_rate_init=LEARNING_RATE, batch_size=BATCH_SIZE, max_iter=epochs,
         n_iter_no_change=10**6, random_state=seed)
     with warnings.catch_warnings():

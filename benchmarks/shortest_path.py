@@ -272,7 +272,7 @@ from skdfl import DecisionFocusedRegressor
 from skdfl.datasets import make_knapsack, make_shortest_path
 from skdfl.optimizers import KSubset, ShortestPath
 
-from _common import (format_table, mean_of, progress_log, pyepo_dataset,
+from _common import (as_in_pyepo, format_table, mean_of, progress_log, pyepo_dataset,
                      silenced_stdout_fd, t_interval, train_pyepo_epoch, verdict)
 
 GRID = (5, 5)
@@ -630,8 +630,9 @@ def fit_skdfl(problem, method, X, C, epochs, seed, solve_ratio=SOLVE_RATIO):
         # The network applies its own softplus; skdfl's link stays the identity.
         params.pop("out_activation", None)
         params["module"] = InCostUnits(network(method, C.shape[1], seed), scale)
+    optimizer = problem.optimizer()
     est = DecisionFocusedRegressor(
-        problem.optimizer(), **params, solve_ratio=solve_ratio,
+        optimizer, **as_in_pyepo(params, optimizer), solve_ratio=solve_ratio,
         learning_rate_init=LEARNING_RATE, batch_size=BATCH_SIZE, max_iter=epochs,
         n_iter_no_change=10**6, random_state=seed)
     with warnings.catch_warnings():

@@ -67,8 +67,9 @@ print("tile costs:", {name: float(cost) for name, cost in zip(maps.tile_names, m
 # (multiplying every cost changes no path), and the Hamming loss of
 # ``"imle"`` and ``"dbb"`` does not see that factor: for those two the network
 # returns positive costs of mean 1 per map (``module__normalize=True``).
-# Without a fixed scale, ``"dbb"`` drifts its predictions towards 0, where the
-# softplus output saturates and learning stops. ``"fy"``'s noise sets a scale
+# Without a fixed scale, the paper's blackbox layer
+# (``BlackboxDifferentiation(normalize=False)``) drifts its predictions towards
+# 0, where the softplus output saturates and learning stops. ``"fy"``'s noise sets a scale
 # of its own, and ``"spo+"`` and ``"two-stage"`` learn the costs themselves:
 # they keep raw scores through a softplus.
 #

@@ -4,18 +4,7 @@ import torch
 
 from ._base import (DecisionRegret, check_layer_inputs, check_perturbable, solve_finite,
                     with_gradient)
-
-
-def _through_sphere(grad, theta_hat):
-    """``grad`` taken back through ``theta_hat / ||theta_hat||``, row by row.
-
-    A positive scale changes no decision, so the projection onto the unit
-    sphere only enters the backward pass: ``(I - u u^T) grad / ||theta_hat||``.
-    """
-    norm = theta_hat.norm(dim=-1, keepdim=True)
-    scale = torch.where(norm > 0, norm, 1.0)
-    unit = theta_hat / scale
-    return (grad - (grad * unit).sum(-1, keepdim=True) * unit) / scale
+from ._sphere import check_flag, through_sphere
 
 
 class _NegativeIdentitySolve(torch.autograd.Function):
@@ -33,7 +22,7 @@ class _NegativeIdentitySolve(torch.autograd.Function):
         # it in a maximization): the Jacobian taken as -I (resp. +I).
         grad = -ctx.sign * grad_x
         if ctx.normalize:
-            grad = _through_sphere(grad, ctx.saved_tensors[0])
+            grad = through_sphere(grad, ctx.saved_tensors[0])
         return grad, None, None, None
 
 
@@ -84,9 +73,7 @@ class NegativeIdentity(torch.nn.Module):
     def __init__(self, optimizer, normalize=True):
         super().__init__()
         self.optimizer = check_perturbable(optimizer, "nid")
-        if not isinstance(normalize, bool):
-            raise TypeError(f"normalize must be True or False; got {normalize!r}.")
-        self.normalize = normalize
+        self.normalize = check_flag(normalize, "normalize")
 
     def forward(self, theta_hat, **params):
         theta_hat, solver, params, restore = check_layer_inputs(self.optimizer, theta_hat,
@@ -148,5 +135,5 @@ class NegativeIdentityRegret(DecisionRegret):
             values = self.optimizer.sign * (theta * (x_hat - x_true)).sum(-1)
             grad = -theta.to(theta_hat)
             if self.layer.normalize:
-                grad = _through_sphere(grad, theta_hat.detach())
+                grad = through_sphere(grad, theta_hat.detach())
         return with_gradient(theta_hat, values, grad)

@@ -14,6 +14,7 @@ from ..optimizers._instance import repeat_rows
 from ._base import (DecisionLoss, DecisionRegret, check_layer_inputs, check_perturbable,
                     check_signs, solve_finite)
 from ._noise import draw_noise
+from ._sphere import check_flag
 
 
 def solve_stacked(optimizer, thetas, **params):
@@ -39,12 +40,6 @@ def perturb(theta, noise, sigma, multiplicative):
 def multiplicative_factor(noise, sigma):
     """``exp(sigma Z - sigma^2 / 2)``: log-normal, mean one."""
     return torch.exp(sigma * noise - sigma ** 2 / 2)
-
-
-def _check_flag(value, name):
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False; got {value!r}.")
-    return value
 
 
 def _standard_normal(generator, shape, like):
@@ -115,7 +110,7 @@ class PerturbedFenchelYoung(DecisionLoss):
     def __init__(self, optimizer, sigma=1.0, n_samples=1, multiplicative=False,
                  generator=None):
         # Read by the optimizer check of DecisionLoss.__init__.
-        self.multiplicative = _check_flag(multiplicative, "multiplicative")
+        self.multiplicative = check_flag(multiplicative, "multiplicative")
         super().__init__(optimizer)
         self.sigma = check_scalar(sigma, "sigma", low=0.0, low_inclusive=False)
         self.n_samples = check_scalar(n_samples, "n_samples", kind=numbers.Integral, low=1)
@@ -246,7 +241,7 @@ class PerturbedOptimizer(torch.nn.Module):
     def __init__(self, optimizer, sigma=1.0, n_samples=1, multiplicative=False,
                  generator=None):
         super().__init__()
-        self.multiplicative = _check_flag(multiplicative, "multiplicative")
+        self.multiplicative = check_flag(multiplicative, "multiplicative")
         self.method_name = "dpo-mul" if self.multiplicative else "dpo"
         self.optimizer = check_perturbable(optimizer, self.method_name,
                                            keeps_sign=self.multiplicative)

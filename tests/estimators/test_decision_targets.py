@@ -69,7 +69,10 @@ def test_imle_settings_reach_its_layer_and_without_noise_it_is_dbb(chosen):
                                                                       est.lambd_)
     assert layer.k == 2.0       # the mean number of chosen items
     quiet = from_decisions("imle", max_iter=2, noise=None).fit(X, D)
-    dbb = from_decisions("dbb", max_iter=2).fit(X, D)
+    # the paper's blackbox layer: imle has no projection onto the sphere
+    paper = HammingLoss(SUBSET, BlackboxDifferentiation(SUBSET, lambd=quiet.lambd_,
+                                                        normalize=False))
+    dbb = from_decisions(paper, max_iter=2).fit(X, D)
     np.testing.assert_array_equal(quiet.loss_curve_, dbb.loss_curve_)
     np.testing.assert_array_equal(quiet.predict(X), dbb.predict(X))
 

@@ -109,7 +109,7 @@ def test_imle_without_noise_is_blackbox_differentiation(optimizer, width, lambd)
     grad_out = rng.normal(size=(6, width))
     grads = []
     for layer in (IMLE(optimizer, lambd=lambd, noise=None),
-                  BlackboxDifferentiation(optimizer, lambd=lambd)):
+                  BlackboxDifferentiation(optimizer, lambd=lambd, normalize=False)):
         t = torch.tensor(theta_hat, requires_grad=True)
         (layer(t) * torch.as_tensor(grad_out)).sum().backward()
         grads.append(t.grad.numpy())
@@ -144,7 +144,7 @@ def test_imle_regret_uses_true_costs_as_downstream_gradient():
     ImleRegret(optimizer, lambd=3.0, noise=None)(theta_hat, theta).backward()
     # dL/dz = theta / batch: the DBB gradient with that downstream gradient
     t = theta_hat.detach().clone().requires_grad_()
-    (BlackboxDifferentiation(optimizer, lambd=3.0)(t) * theta / 5).sum().backward()
+    (BlackboxDifferentiation(optimizer, lambd=3.0, normalize=False)(t) * theta / 5).sum().backward()
     torch.testing.assert_close(theta_hat.grad, t.grad)
 
 

@@ -53,19 +53,53 @@ def test_spo_plus_bounds_regret_and_vanishes_at_truth(pair):
                                         torch.as_tensor(theta))) == pytest.approx(0, abs=1e-12)
 
 
+@pytest.mark.parametrize("normalize", [False, True])
 @pytest.mark.parametrize("lambd", [0.5, 3.0])
-def test_blackbox_gradient_against_brute_force(lambd):
+def test_blackbox_gradient_against_brute_force(lambd, normalize):
     rng = np.random.RandomState(1)
     theta_hat = rng.normal(size=(5, 6))
     grad_out = rng.normal(size=(5, 6))
     t = torch.tensor(theta_hat, requires_grad=True)
-    x = BlackboxDifferentiation(KSubset(k=3), lambd=lambd)(t)
+    x = BlackboxDifferentiation(KSubset(k=3), lambd=lambd, normalize=normalize)(t)
     np.testing.assert_array_equal(x.detach().numpy(), brute_force_k_subset(theta_hat, 3))
     (x * torch.as_tensor(grad_out)).sum().backward()
-    # Maximization: perturb against the loss gradient, difference / lambd.
-    expected = (brute_force_k_subset(theta_hat, 3)
-                - brute_force_k_subset(theta_hat - lambd * grad_out, 3)) / lambd
-    np.testing.assert_allclose(t.grad.numpy(), expected)
+    # Maximization: perturb against the loss gradient, difference / lambd;
+    # normalized, from theta_hat scaled to a root mean square of 1, and the
+    # difference taken back through that scaling.
+    norms = np.linalg.norm(theta_hat, axis=1, keepdims=True)
+    start = theta_hat * np.sqrt(6) / norms if normalize else theta_hat
+    step = (brute_force_k_subset(theta_hat, 3)
+            - brute_force_k_subset(start - lambd * grad_out, 3)) / lambd
+    if normalize:
+        unit = theta_hat / norms
+        step = np.sqrt(6) * (step - (step * unit).sum(1, keepdims=True) * unit) / norms
+    np.testing.assert_allclose(t.grad.numpy(), step, atol=1e-12)
+    assert np.abs(step).sum() > 0
+
+
+@pytest.mark.parametrize("optimizer, width", [(KSubset(k=3), 8), (ShortestPath(grid=(3, 4)), 17)])
+def test_normalized_blackbox_gradient_cannot_shrink_the_predictions(optimizer, width):
+    # The regret's blackbox step towards a better decision has a non-positive
+    # inner product with theta_hat (the predicted decision was optimal for it):
+    # gradient descent shrinks the predictions. Normalized, the gradient is
+    # orthogonal to theta_hat and scales as 1 / scale, like the decisions' map.
+    rng = np.random.RandomState(3)
+    theta = torch.as_tensor(rng.uniform(0.2, 2.0, size=(40, width)))
+    theta_hat = torch.as_tensor(rng.uniform(0.2, 2.0, size=(40, width)))
+
+    def gradient(normalize, scale=1.0):
+        t = (scale * theta_hat).requires_grad_()
+        BlackboxRegret(optimizer, lambd=40.0, normalize=normalize)(t, theta).backward()
+        return t.grad
+
+    descent = -gradient(False)
+    radial = (descent * theta_hat).sum(1)
+    assert bool((radial <= 1e-12).all()) and bool((radial < -1e-6).any())
+    normalized = gradient(True)
+    assert normalized.abs().sum() > 0
+    torch.testing.assert_close((normalized * theta_hat).sum(1),
+                               torch.zeros(40, dtype=torch.float64), atol=1e-12, rtol=0)
+    torch.testing.assert_close(gradient(True, scale=0.01), normalized / 0.01)
 
 
 def test_blackbox_step_lowers_the_regret_loss():
