@@ -220,9 +220,9 @@ def fit_regret(problem, method, seed, args, **setting):
     warnings.simplefilter("ignore", FlatLossWarning)
     (X, y, X_test, y_test), optimizer, Estimator, options = PROBLEMS[problem](
         seed, args.n_train, args.n_test)
-    # --default-stopping: the estimator's own stopping rule (max_iter=100, stop
+    # Without --epochs: the estimator's own stopping rule (max_iter=100, stop
     # after 10 epochs without improvement of the training loss), as a user gets it
-    stopping = ({} if args.default_stopping
+    stopping = ({} if args.epochs is None
                 else {"max_iter": args.epochs, "n_iter_no_change": None})
     est = Estimator(optimizer, method=method, random_state=seed, **stopping, **options,
                     **setting)
@@ -286,10 +286,9 @@ def main():
     parser.add_argument("--seeds", type=int, default=None, help="default 2 (quick: 1)")
     parser.add_argument("--n-train", type=int, default=None, help="default 150 (quick: 60)")
     parser.add_argument("--n-test", type=int, default=None, help="default 200 (quick: 60)")
-    parser.add_argument("--epochs", type=int, default=None, help="default 8 (quick: 4)")
-    parser.add_argument("--default-stopping", action="store_true",
-                        help="train with the estimator's own stopping rule instead of "
-                             "exactly --epochs epochs")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="train exactly this many epochs (default: the estimator's own "
+                             "stopping rule; quick: 4)")
     parser.add_argument("--jobs", type=int, default=None, help="default: usable CPUs")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     args = parser.parse_args()
@@ -297,12 +296,12 @@ def main():
     args.seeds = args.seeds or (1 if quick else 2)
     args.n_train = args.n_train or (60 if quick else 150)
     args.n_test = args.n_test or (60 if quick else 200)
-    args.epochs = args.epochs or (4 if quick else 8)
+    args.epochs = args.epochs or (4 if quick else None)
     problems = args.problems or (["shortest_path", "budget"] if quick else list(PROBLEMS))
     methods = args.methods or (["relaxation", "dbb"] if quick else list(LINEAR_METHODS))
     log = progress_log(args.quiet)
     todo = [(p, m, s) for p, m in pairs(problems, methods) for s in range(args.seeds)]
-    epochs = "the default stopping rule" if args.default_stopping else f"{args.epochs} epochs"
+    epochs = "the default stopping rule" if args.epochs is None else f"{args.epochs} epochs"
     log(f"{len(todo)} runs of {len(FACTORS)} fits each, {epochs}, "
         f"{args.n_train} training instances")
     start = time.perf_counter()

@@ -52,9 +52,12 @@ SHARED_PARAMETERS = """optimizer : Optimizer
         for ``"aimle"`` the initial step relative to the predictions (the
         target parameters lie ``lambd * ||theta_hat||`` away), which then
         adapts during training. ``"auto"`` (``lambd_``) is ``3 *
-        batch_size`` for ``"dbb"`` and ``"imle"``: their loss is a mean over
-        the batch, so the perturbation ``lambd * dL/dx`` is about ``lambd /
-        batch_size`` times the parameters; it is 10 for ``"aimle"``.
+        batch_size`` for ``"imle"`` and ``batch_size`` for ``"dbb"``: their
+        loss is a mean over the batch, so the perturbation ``lambd * dL/dx``
+        is about ``lambd / batch_size`` times the parameters (for ``"dbb"``
+        the predictions rescaled to a root mean square of 1 per instance, see
+        :class:`~skdfl.methods.BlackboxDifferentiation`); it is 10 for
+        ``"aimle"``.
     noise : {"sog", "gumbel"} or None, default="sog"
         Perturbation of ``"imle"`` and ``"aimle"``: sum-of-Gamma (sized by the
         mean number of non-zeros of the true decisions), Gumbel, or none.
