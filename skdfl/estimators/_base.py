@@ -370,7 +370,7 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
         self.gamma_ = (1.0 if decisions and self.gamma == "auto"
                        else resolve_gamma(self.gamma, self.optimizer_, theta, x_true, params,
                                           weights))
-        self.lambd_ = resolve_lambd(self.lambd, self.method_, self.batch_size)
+        self.lambd_ = resolve_lambd(self.lambd, self.method_, self.batch_size, decisions)
         target = pack_target(theta, x_true)
         features = as_features(X)
         params = params_to(params, device)

@@ -15,6 +15,7 @@ from skorch.callbacks import Callback
 
 from .._validation import check_option
 from ..methods._base import DecisionLoss, DecisionRegret
+from ..methods._blackbox import BlackboxDifferentiation
 from ..methods._hamming import HammingLoss
 from ..methods._registry import resolve_method
 from ..optimizers import LinearProgram
@@ -59,9 +60,15 @@ def resolve_decision_method(estimator):
 
 def decision_loss(loss, method):
     """The loss to train from decisions: a solver layer's regret becomes its Hamming loss."""
-    if isinstance(loss, DecisionRegret):
-        return HammingLoss(loss.optimizer, loss.layer, method_name=method)
-    return loss
+    if not isinstance(loss, DecisionRegret):
+        return loss
+    layer = loss.layer
+    if isinstance(layer, BlackboxDifferentiation) and layer.normalize:
+        # The projection answers the regret's collapse of the predictions; through
+        # the Hamming loss it cost the terrain maps most of their optimal paths
+        # (benchmarks/terrain.py): from decisions dbb is the paper's layer.
+        layer = BlackboxDifferentiation(layer.optimizer, layer.lambd)
+    return HammingLoss(loss.optimizer, layer, method_name=method)
 
 
 def sized_optimizer(optimizer, y):

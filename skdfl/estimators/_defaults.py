@@ -19,7 +19,8 @@ DOMAIN_LINKS = {"real": "identity", "nonnegative": "softplus", "probability": "s
 
 #: ``lambd="auto"`` for imle, per instance of a batch (see ``resolve_lambd``).
 LAMBD_PER_INSTANCE = 3.0
-#: The same for dbb, which perturbs the predictions projected to a root mean square of 1.
+#: The same for dbb on the regret, which perturbs the predictions projected to a root
+#: mean square of 1.
 DBB_LAMBD_PER_INSTANCE = 1.0
 #: ``lambd="auto"`` for aimle: its initial relative step, which then adapts.
 AIMLE_LAMBD = 10.0
@@ -178,7 +179,7 @@ def start_at_mean_target(module, y):
         last.bias.copy_(torch.as_tensor(np.log(mean / (1 - mean)), dtype=last.bias.dtype))
 
 
-def resolve_lambd(lambd, method, batch_size):
+def resolve_lambd(lambd, method, batch_size, decisions=False):
     """The smoothing scale a fit uses: ``lambd`` itself, or ``"auto"`` resolved.
 
     dbb and imle solve again at ``theta_hat + lambd * dL/dx``; the loss is a
@@ -187,10 +188,11 @@ def resolve_lambd(lambd, method, batch_size):
     ``lambd / batch_size``. ``"auto"`` makes it 3 for imle: ``3 * batch_size``
     (measured on the shipped shortest-path and knapsack generators: 10 to 30
     was best at batch size 8, about 100 at 32; see ``benchmarks/defaults.py``),
-    and 1 for dbb, whose predictions are projected to a root mean square of 1
-    before the shift (at ``3 * batch_size`` the energy knapsack's regret was
-    22% above the grid's best, 8 seeds; at ``batch_size`` the shortest path,
-    the knapsack and the energy knapsack are all within 6%).
+    and 1 for dbb trained on the regret, whose predictions are projected to a
+    root mean square of 1 before the shift (at ``3 * batch_size`` the energy
+    knapsack's regret was 22% above the grid's best, 8 seeds; at
+    ``batch_size`` the shortest path, the knapsack and the energy knapsack
+    are all within 6%). From decisions dbb is the paper's layer: 3.
     For aimle, whose ``lambd`` is an initial relative step that adapts,
     ``"auto"`` is 10.
 
@@ -200,6 +202,8 @@ def resolve_lambd(lambd, method, batch_size):
     method : str
         The resolved method.
     batch_size : int
+    decisions : bool, default=False
+        Whether the fit trains from decisions (``targets="decisions"``).
 
     Returns
     -------
@@ -210,6 +214,8 @@ def resolve_lambd(lambd, method, batch_size):
     >>> from skdfl.estimators._defaults import resolve_lambd
     >>> [resolve_lambd("auto", method, 32) for method in ("imle", "dbb", "aimle")]
     [96.0, 32.0, 10.0]
+    >>> resolve_lambd("auto", "dbb", 32, decisions=True)
+    96.0
     >>> resolve_lambd(5, "dbb", 32)
     5.0
     """
@@ -217,5 +223,6 @@ def resolve_lambd(lambd, method, batch_size):
         return float(lambd)
     if method == "aimle":
         return AIMLE_LAMBD
-    per_instance = DBB_LAMBD_PER_INSTANCE if method == "dbb" else LAMBD_PER_INSTANCE
+    projected = method == "dbb" and not decisions
+    per_instance = DBB_LAMBD_PER_INSTANCE if projected else LAMBD_PER_INSTANCE
     return per_instance * float(batch_size)

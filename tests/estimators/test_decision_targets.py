@@ -69,10 +69,10 @@ def test_imle_settings_reach_its_layer_and_without_noise_it_is_dbb(chosen):
                                                                       est.lambd_)
     assert layer.k == 2.0       # the mean number of chosen items
     quiet = from_decisions("imle", max_iter=2, noise=None).fit(X, D)
-    # the paper's blackbox layer: imle has no projection onto the sphere
-    paper = HammingLoss(SUBSET, BlackboxDifferentiation(SUBSET, lambd=quiet.lambd_,
-                                                        normalize=False))
-    dbb = from_decisions(paper, max_iter=2).fit(X, D)
+    # From decisions dbb is the paper's layer (no projection onto the sphere,
+    # the same "auto" lambd as imle), which imle without noise is.
+    dbb = from_decisions("dbb", max_iter=2).fit(X, D)
+    assert not dbb.net_.criterion_.loss.layer.normalize and dbb.lambd_ == quiet.lambd_ == 96
     np.testing.assert_array_equal(quiet.loss_curve_, dbb.loss_curve_)
     np.testing.assert_array_equal(quiet.predict(X), dbb.predict(X))
 

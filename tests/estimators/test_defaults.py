@@ -317,3 +317,10 @@ def test_the_flat_loss_check_needs_every_batch_flat_and_something_to_learn():
     assert _epoch(check, [0.0, 0.0], [1.0, 0.5]) == []        # once per fit
     other = FlatLossCheck("spo+", {}).initialize()
     assert "method='spo+'" in _epoch(other, [0.0], [1.0])[0]
+
+
+def test_dbb_trains_the_regret_through_the_projection():
+    X, C = make_shortest_path(24, grid=(3, 3), random_state=0)
+    est = DecisionFocusedRegressor(ShortestPath(grid=(3, 3)), method="dbb", max_iter=1,
+                                   random_state=0).fit(X, C)
+    assert est.net_.criterion_.loss.layer.normalize and est.lambd_ == 32
