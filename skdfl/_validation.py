@@ -118,6 +118,13 @@ def _kind_name(kind):
     return kind.__name__
 
 
+def check_flag(value, name):
+    """``value`` itself if it is a bool; a ``TypeError`` naming ``name`` otherwise."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False; got {value!r}.")
+    return value
+
+
 def check_option(value, name, options):
     """Raise ``ValueError`` unless ``value`` is one of ``options``."""
     if not isinstance(value, str) or value not in options:

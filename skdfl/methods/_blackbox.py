@@ -2,9 +2,9 @@
 
 import torch
 
-from .._validation import check_scalar
+from .._validation import check_flag, check_scalar
 from ._base import DecisionRegret, check_layer_inputs, check_perturbable, solve_finite
-from ._sphere import check_flag, on_sphere, through_rms_sphere
+from ._sphere import on_sphere, through_rms_sphere
 
 
 class _BlackboxSolve(torch.autograd.Function):

@@ -2,9 +2,10 @@
 
 import torch
 
+from .._validation import check_flag
 from ._base import (DecisionRegret, check_layer_inputs, check_perturbable, solve_finite,
                     with_gradient)
-from ._sphere import check_flag, through_sphere
+from ._sphere import through_sphere
 
 
 class _NegativeIdentitySolve(torch.autograd.Function):

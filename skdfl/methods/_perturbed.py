@@ -9,12 +9,11 @@ import numbers
 
 import torch
 
-from .._validation import check_scalar
+from .._validation import check_flag, check_scalar
 from ..optimizers._instance import repeat_rows
 from ._base import (DecisionLoss, DecisionRegret, check_layer_inputs, check_perturbable,
                     check_signs, solve_finite)
 from ._noise import draw_noise
-from ._sphere import check_flag
 
 
 def solve_stacked(optimizer, thetas, **params):

@@ -15,13 +15,6 @@ import math
 import torch
 
 
-def check_flag(value, name):
-    """``value`` itself if it is a bool; a TypeError naming ``name`` otherwise."""
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False; got {value!r}.")
-    return value
-
-
 def _norms(theta_hat):
     norm = theta_hat.norm(dim=-1, keepdim=True)
     return torch.where(norm > 0, norm, 1.0)
