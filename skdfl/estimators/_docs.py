@@ -6,7 +6,8 @@ SHARED_PARAMETERS = """optimizer : Optimizer
 "fy-mul", "dpo", "dpo-mul", "pg", "nce", "cmap", "ltr-point", "ltr-pair", \
 "ltr-list", "relaxation", "taskmet"} or DecisionLoss, default="auto"
         How the model is trained: ``"two-stage"`` fits ``theta`` for accuracy
-        (squared error for a regressor, log-loss for a classifier); ``"spo+"``
+        (squared error for a regressor, log-loss for a classifier and for a
+        regressor of probabilities through a sigmoid); ``"spo+"``
         minimizes the SPO+ surrogate of regret; ``"dbb"`` minimizes regret with
         blackbox-differentiation gradients; ``"nid"`` with the solver's
         backward pass taken as the negative identity (Sahoo et al. 2023);
@@ -156,10 +157,12 @@ SHARED_PARAMETERS = """optimizer : Optimizer
         Link from the network's output to the predicted parameters. None
         follows the optimizer's ``theta_domain`` for the regressor:
         ``"identity"`` for real parameters, ``"softplus"`` (positive) for
-        non-negative ones (costs on a graph with a cycle), ``"clip"`` (clamp
-        to [0, 1] with a straight-through gradient) for probabilities
-        (coverage); it is ``"sigmoid"`` for the classifier (its only option).
-        ``"sigmoid"`` also keeps a regressor's predictions in [0, 1].
+        non-negative ones (costs on a graph with a cycle), ``"sigmoid"`` for
+        probabilities (coverage; it starts at the mean target); it is
+        ``"sigmoid"`` for the classifier (its only option). ``"clip"`` clamps
+        to [0, 1] with a straight-through gradient, which lets the network's
+        output grow past 1 unchecked (decision-focused training on budget
+        allocation at the paper's scale drove every prediction to 1).
     alpha : float, default=0.0
         L2 penalty (weight decay of Adam).
     batch_size : int, default=32

@@ -77,7 +77,7 @@ _NOT_BUILT_HERE = None   # taskmet trains through its own skorch net
 
 METHOD_TABLE = (
     Method("two-stage", _two_stage, ("probabilities",), "any optimizer",
-           "fit theta by mean squared error (log-loss for a classifier); the baseline"),
+           "fit theta by mean squared error (log-loss for probabilities); the baseline"),
     Method("spo+", SPOPlus, (), "a linear objective",
            "convex upper bound of regret (Elmachtoub & Grigas); fast, robust default"),
     Method("dbb", BlackboxRegret, ("lambd",), "a linear objective",

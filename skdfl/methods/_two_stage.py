@@ -38,10 +38,13 @@ class SquaredError(DecisionLoss):
 
 
 class LogLoss(DecisionLoss):
-    """Binary log-loss of predicted probabilities against 0/1 parameters.
+    """Binary log-loss (cross-entropy) of predicted probabilities against true ones.
 
-    The loss of ``method="two-stage"`` for classifiers. It takes the
-    model's logits (``takes_logits = True``), for numerical stability.
+    The loss of ``method="two-stage"`` for classifiers (0/1 parameters) and
+    for regressors of probabilities through a sigmoid (coverage
+    probabilities in [0, 1]: minimized where the predictions equal them). It
+    takes the model's logits (``takes_logits = True``), for numerical
+    stability.
 
     Parameters
     ----------
@@ -56,6 +59,13 @@ class LogLoss(DecisionLoss):
     >>> loss = LogLoss(KSubset(k=1))
     >>> round(float(loss(torch.tensor([[0.0, 0.0]]), torch.tensor([[1.0, 0.0]]))), 4)
     0.6931
+
+    Against probabilities it is least where the predicted ones equal them:
+
+    >>> theta = torch.tensor([[0.2, 0.05]])
+    >>> at_theta = loss(torch.logit(theta), theta)
+    >>> bool(at_theta < loss(torch.logit(theta) + 0.1, theta))
+    True
     """
 
     method_name = "two-stage"
