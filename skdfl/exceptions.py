@@ -8,6 +8,10 @@ class FlatLossWarning(UserWarning):
     ``gamma``), a blackbox or I-MLE perturbation moved no decision (raise
     ``lambd``), or the noise of a perturbed method was too small (raise
     ``sigma`` or ``tau``). The message names the parameter and a value to try.
+    Also raised when the trained network predicts the same parameters for
+    every instance although their features differ (no feature reaches its
+    output, e.g. every ReLU of a hidden layer died on unscaled features): the
+    message says to standardize the features or lower ``learning_rate_init``.
 
     Examples
     --------

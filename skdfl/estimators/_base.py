@@ -25,6 +25,7 @@ from ..optimizers import Optimizer
 from ..optimizers._instance import params_to, take_rows
 from ._batches import TensorBatches
 from ._callbacks import DivergenceCheck, ValidationRegret, forward_in_chunks
+from ._constant_output import ConstantOutputCheck
 from ._decision_targets import (ValidationMismatch, check_decisions, decision_loss,
                                 from_decisions, match_score, resolve_decision_method,
                                 sized_optimizer)
@@ -248,15 +249,9 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
             **hyperparameters)
 
     def _fits_probabilities(self):
-        """Whether two-stage fits probabilities by log-loss rather than squared error.
-
-        A classifier's always; a regressor's where a sigmoid link predicts
-        parameters that are probabilities (coverage). Squared error through a
-        sigmoid has a vanishing gradient where the sigmoid saturates: on sparse
-        probabilities (budget allocation at 100 channels x 500 customers) the
-        fit drove every prediction to about 0 and decided worse than at
-        random, where the log-loss of the same network decides near the optimum.
-        """
+        """Whether two-stage fits by log-loss: a classifier, or a sigmoid regressor of
+        probabilities (squared error through the sigmoid vanishes where it saturates:
+        at the paper's budget-allocation scale it drove every prediction to about 0)."""
         return self._probabilities or (
             self._link is torch.sigmoid
             and getattr(self.optimizer_, "theta_domain", "real") == "probability")
@@ -393,7 +388,8 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
                               row_weights)
 
         callbacks = [("divergence", DivergenceCheck(self.method_)),
-                     ("flat_loss", FlatLossCheck(self.method_, self._hyperparameters()))]
+                     ("flat_loss", FlatLossCheck(self.method_, self._hyperparameters())),
+                     ("constant_output", ConstantOutputCheck())]
         train_split, train_decisions = None, x_true
         if self.early_stopping:
             train, valid = train_test_split(np.arange(X.shape[0]),

@@ -309,6 +309,37 @@ def test_a_healthy_fit_does_not_warn(method, setting):
     assert _fit_recording(est, X, y) == []
 
 
+def _nonnegative_features():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(0.0, 1.0, (64, 500))
+    return X, X[:, :10] @ rng.uniform(size=(10, 6))
+
+
+def test_a_network_whose_relus_died_warns_to_standardize():
+    # 500 non-negative features: Adam's first steps move every weight of a hidden
+    # unit the same way, and its input goes negative on every row for good.
+    X, y = _nonnegative_features()
+    est = DecisionFocusedRegressor(KSubset(k=2), method="two-stage", hidden_layer_sizes=(16,),
+                                   learning_rate_init=0.1, max_iter=5, random_state=0)
+    flat = _fit_recording(est, X, y)
+    assert len(flat) == 1 and flat[0].filename == __file__
+    message = str(flat[0].message)
+    assert "same parameters for every instance" in message and "Standardize X" in message
+    predictions = est.predict(X)
+    assert np.all(predictions == predictions[:1])      # the model truly ignores X
+    # standardized, the same network keeps its units and its predictions vary
+    scaled = (X - X.mean(0)) / X.std(0)
+    assert _fit_recording(est, scaled, y) == []
+    assert np.ptp(est.predict(scaled), axis=0).min() > 0
+
+
+def test_identical_features_predicting_alike_is_not_warned_about():
+    X, y = _nonnegative_features()
+    est = DecisionFocusedRegressor(KSubset(k=2), method="two-stage", hidden_layer_sizes=(16,),
+                                   learning_rate_init=0.1, max_iter=2, random_state=0)
+    assert _fit_recording(est, np.ones_like(X), y) == []
+
+
 class _Net:
     history = [{}]
 
