@@ -11,8 +11,9 @@ timed whole (validation, true optima and the epochs) and divided by the
 number of epochs. Problems:
 
 - budget allocation: ``make_budget_allocation(n_samples, n_channels=30,
-  n_customers=60)`` and ``n_customers=100`` (the regressor, its output
-  clipped to ``[0, 1]``);
+  n_customers=60)`` and ``n_customers=100`` (the regressor, with its
+  default sigmoid output, or ``--link clip``: clipped to ``[0, 1]``, as
+  measured before 3 December 2026);
 - recommendation: ``make_diverse_recommendation(n_samples, n_items=30,
   n_topics=100)`` (the classifier).
 
@@ -88,7 +89,7 @@ def problems(args):
         X, y = make_budget_allocation(args.n_samples, n_channels=30, n_customers=customers,
                                       random_state=args.seed)
         out.append((f"budget 30x{customers}", X, y, DecisionFocusedRegressor,
-                    {"out_activation": "clip"}, CoverageMaximizer(args.k, 30, customers)))
+                    {"out_activation": args.link}, CoverageMaximizer(args.k, 30, customers)))
     X, y = make_diverse_recommendation(args.n_samples, n_items=30, n_topics=100,
                                        random_state=args.seed)
     out.append(("recommendation 30x100", X, y, DecisionFocusedClassifier, {},
@@ -109,13 +110,20 @@ def seconds_per_epoch(Estimator, optimizer, X, y, method, extra, args):
     return (time.perf_counter() - start) / args.epochs
 
 
+def _gamma(text):
+    return text if text == "auto" else float(text)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--n-samples", type=int, default=200)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--k", type=int, default=10, help="budget of the coverage problems")
-    parser.add_argument("--gamma", type=float, default=1.0)
+    parser.add_argument("--gamma", type=_gamma, default=1.0, help="> 0, or 'auto'")
+    parser.add_argument("--link", choices=("sigmoid", "clip"), default="sigmoid",
+                        help="output link of the budget-allocation regressor (sigmoid: "
+                             "its default for coverage)")
     parser.add_argument("--hidden", type=int, nargs="*", default=[],
                         help="hidden layer sizes (none: a linear model)")
     parser.add_argument("--seed", type=int, default=0)
@@ -140,6 +148,7 @@ def main(argv=None):
                      "relaxation s/epoch": f"{relaxation:.4f}", "ratio": f"{ratio:.1f}",
                      f"<= {RATIO_TARGET:g}x": verdict(ratio <= RATIO_TARGET)})
     print(f"{args.n_samples} samples, batch 32, k={args.k}, gamma={args.gamma}, "
+          f"budget link {args.link}, "
           f"{args.epochs} epochs, {torch.get_num_threads()} torch thread(s)")
     print(format_table(rows, left=("problem",)))
 

@@ -24,7 +24,8 @@ We compare three ways of predicting ``theta``, all deciding with the same
 greedy algorithm:
 
 - **two-stage**: a small neural network (one shared model applied to every
-  channel, ``per_item=True``) fitted by squared error on ``theta``;
+  channel, ``per_item=True``) fitted for accuracy on ``theta`` (by log-loss,
+  as for any regressor of probabilities);
 - **decision-focused**: the same network trained for the coverage its
   decisions achieve (``method="relaxation"``): during training the decision
   is the maximizer of the multilinear extension of ``f`` minus
@@ -71,26 +72,23 @@ print("features:", X.shape, " probabilities:", y.shape, " largest:", y.max().rou
 # %%
 # Models
 # ------
-# ``CoverageMaximizer`` only accepts probabilities in ``[0, 1]``, while a
-# regression network's output is unbounded: ``out_activation="clip"`` clamps
-# the predictions into ``[0, 1]`` and passes gradients straight through. (A
-# sigmoid is a poorer choice here: squared error through a sigmoid fits these
-# small probabilities badly, and it starts every probability at 0.5, where a
-# small ``gamma`` leaves the relaxation at a vertex with zero gradient.) The
-# random forest is fitted on one row per channel (``per_item=True``).
+# ``CoverageMaximizer`` only accepts probabilities in ``[0, 1]``: the
+# regressor's default output link for it is a sigmoid, started at the mean
+# probability, and the relaxation's ``gamma`` defaults to the size of the
+# marginal gains (``gamma="auto"``), so the networks need no settings beyond
+# their size. The random forest is fitted on one row per channel
+# (``per_item=True``).
 
 
 def make_models(seed):
-    network = dict(per_item=True, hidden_layer_sizes=(32,), out_activation="clip",
-                   random_state=seed)
+    network = dict(per_item=True, hidden_layer_sizes=(32,), random_state=seed)
     forest = RandomForestRegressor(n_estimators=50, min_samples_leaf=5, max_features=0.5,
                                    random_state=seed)
     return {
         "two-stage": DecisionFocusedRegressor(cover, method="two-stage", max_iter=100,
                                               tol=0.0, **network),
-        "decision-focused": DecisionFocusedRegressor(cover, method="relaxation", gamma=1.0,
-                                                     max_iter=15, n_iter_no_change=15,
-                                                     **network),
+        "decision-focused": DecisionFocusedRegressor(cover, method="relaxation", max_iter=15,
+                                                     n_iter_no_change=15, **network),
         "random forest": PredictThenOptimize(forest, cover, per_item=True),
     }
 
@@ -150,7 +148,7 @@ print(f"total time: {time.perf_counter() - start:.0f} s")
 # probabilities. On this data the three learned models end up close
 # together, and the decision-focused network does not improve on the same
 # network trained two-stage. The greedy decision depends mostly on how many
-# customers each channel reaches in total, and the squared-error fit already
+# customers each channel reaches in total, and the accuracy fit already
 # predicts that about as well as the features allow, so there is little left
 # for decision-focused training to gain. (Wilder et al. report clear gains on
 # their larger instances.) ``benchmarks/wilder2019.py`` runs the comparison
