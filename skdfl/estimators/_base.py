@@ -388,8 +388,7 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
                               row_weights)
 
         callbacks = [("divergence", DivergenceCheck(self.method_)),
-                     ("flat_loss", FlatLossCheck(self.method_, self._hyperparameters())),
-                     ("constant_output", ConstantOutputCheck())]
+                     ("flat_loss", FlatLossCheck(self.method_, self._hyperparameters()))]
         train_split, train_decisions = None, x_true
         if self.early_stopping:
             train, valid = train_test_split(np.arange(X.shape[0]),
@@ -422,6 +421,8 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
                 monitor=monitor, patience=self.n_iter_no_change, threshold=self.tol,
                 threshold_mode="abs", lower_is_better=True, load_best=self.early_stopping,
                 sink=print if self.verbose else _silent)))
+        # After early stopping, which may load the best epoch's parameters at the end.
+        callbacks.append(("constant_output", ConstantOutputCheck()))
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
         callbacks += extra_callbacks
