@@ -28,11 +28,10 @@ class ConstantOutputCheck(Callback):
     def on_train_end(self, net, X=None, y=None, **kwargs):
         if X is None or len(X) < 2:
             return
-        rows = X[:SAMPLE]
-        features = dense_tensor(rows)
+        features = dense_tensor(X[:SAMPLE])
         if bool((features == features[:1]).all()):
             return      # nothing to tell the rows apart by
-        output = forward_in_chunks(net, rows)
+        output = forward_in_chunks(net, features)
         if not bool((output == output[:1]).all()):
             return
         warn("the trained network predicts the same parameters for every instance although "
