@@ -38,6 +38,7 @@ from ._flat_loss import FlatLossCheck
 from ._links import OUT_ACTIVATIONS
 from ._module import ModuleParamsMixin, build_module, check_module, store_module_params
 from ._net import Net
+from ._pool_progress import KEY as POOL_LOSS, pool_progress
 from ._printlog import print_log
 from ._sparse import as_features, dense_tensor
 from ._targets import TargetLayout, pack_target
@@ -416,6 +417,10 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
             train_decisions = x_true[train]   # the pool must not see validation optima
         else:
             monitor = "train_loss"
+            progress = pool_progress(self.method, self.method_, features, target, seed)
+            if progress is not None and self.n_iter_no_change is not None:
+                monitor = POOL_LOSS         # the batches' loss rises as the pool grows
+                callbacks.append(("pool_progress", progress))
         if self.n_iter_no_change is not None:
             callbacks.append(("early_stopping", EarlyStopping(
                 monitor=monitor, patience=self.n_iter_no_change, threshold=self.tol,

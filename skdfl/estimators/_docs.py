@@ -175,7 +175,11 @@ SHARED_PARAMETERS = """optimizer : Optimizer
         Hold out ``validation_fraction`` of the instances and stop when their
         normalized regret has not improved by ``tol`` for ``n_iter_no_change``
         epochs in a row, keeping the best model. Otherwise training stops when
-        the training loss has not improved by ``tol`` for that many epochs.
+        the training loss has not improved by ``tol`` for that many epochs
+        (for the pool methods, ``"nce"``, ``"cmap"`` and ``"ltr-*"``, their
+        loss against the pool as training began, on up to 1024 training
+        instances: the loss of their batches reads a pool that grows, and
+        can rise while the decisions improve).
     validation_fraction : float, default=0.1
         Fraction of instances held out for early stopping.
     n_iter_no_change : int or None, default=10
