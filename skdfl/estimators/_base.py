@@ -29,7 +29,7 @@ from ._constant_output import ConstantOutputCheck
 from ._decision_targets import (ValidationMismatch, check_decisions, decision_loss,
                                 from_decisions, match_score, resolve_decision_method,
                                 sized_optimizer)
-from ._device import check_device
+from ._device import check_device, seeded
 from ._deciding import (CHUNK_SIZE, check_predictions, check_signs, checked_instance_params,
                         regret_score, request_instance_params)
 from ._defaults import (default_out_activation, resolve_gamma, resolve_lambd,
@@ -432,7 +432,7 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
             callbacks.append(("progress_bar", ProgressBar()))
         callbacks += extra_callbacks
 
-        with _seeded(seed, device):
+        with seeded(seed, device):
             criterion, net_class, net_params = self._criterion_and_net(
                 train_decisions, device, seed, X.shape[1], layout)
             self.net_ = net_class(
@@ -578,24 +578,6 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
 
 def _silent(*args, **kwargs):
     """A sink that prints nothing."""
-
-
-class _seeded:
-    """Seed torch's generators for one fit without touching the caller's state."""
-
-    def __init__(self, seed, device):
-        self.seed, self.device = seed, device
-
-    def __enter__(self):
-        devices = []
-        if self.device.type == "cuda":
-            devices = [self.device.index or torch.cuda.current_device()]
-        self._fork = torch.random.fork_rng(devices=devices)
-        self._fork.__enter__()
-        torch.manual_seed(self.seed)
-
-    def __exit__(self, *exc):
-        return self._fork.__exit__(*exc)
 
 
 __all__ = ["DecisionFocusedBase"]

@@ -2,7 +2,9 @@
 
 torch accepts names of devices it cannot use (``"mps"`` on Linux,
 ``"cuda:7"`` on a one-GPU machine) and fails later, deep inside, with an
-error about generators or ordinals. The estimators check first.
+error about generators or ordinals. The estimators check first. A fit
+seeds the generators of its device (``seeded``) and leaves the caller's as
+they were.
 """
 
 import torch
@@ -85,3 +87,21 @@ def check_device(device, name="device"):
                          f"machine has {count} {parsed.type.upper()} device(s), numbered "
                          "from 0.")
     return parsed
+
+
+class seeded:
+    """Seed torch's generators for one fit without touching the caller's state."""
+
+    def __init__(self, seed, device):
+        self.seed, self.device = seed, device
+
+    def __enter__(self):
+        devices = []
+        if self.device.type == "cuda":
+            devices = [self.device.index or torch.cuda.current_device()]
+        self._fork = torch.random.fork_rng(devices=devices)
+        self._fork.__enter__()
+        torch.manual_seed(self.seed)
+
+    def __exit__(self, *exc):
+        return self._fork.__exit__(*exc)
