@@ -4,6 +4,7 @@ The scripts run from the repository root (``python benchmarks/<name>.py``),
 so this folder is on ``sys.path`` and ``import _common`` finds this module.
 """
 
+import argparse
 import contextlib
 import io
 import os
@@ -109,3 +110,14 @@ def usable_cpus():
         return len(os.sched_getaffinity(0))
     except AttributeError:
         return os.cpu_count()
+
+
+def gamma_option(text):
+    """An argparse type for ``gamma``: "auto" (the estimator resolves it at fit) or a
+    positive number (a coverage relaxation with gamma 0 ends at a vertex)."""
+    if text == "auto":
+        return text
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"gamma must be > 0 or 'auto'; got {text}")
+    return value

@@ -84,7 +84,7 @@ from skdfl import DecisionFocusedClassifier, DecisionFocusedRegressor
 from skdfl.datasets import make_budget_allocation, make_diverse_recommendation
 from skdfl.optimizers import CoverageMaximizer
 
-from _common import format_table, progress_log, verdict
+from _common import format_table, gamma_option, progress_log, verdict
 
 RATIO_TARGET = 5.0
 
@@ -117,17 +117,13 @@ def seconds_per_epoch(Estimator, optimizer, X, y, method, extra, args):
     return (time.perf_counter() - start) / args.epochs
 
 
-def _gamma(text):
-    return text if text == "auto" else float(text)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--n-samples", type=int, default=200)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--k", type=int, default=10, help="budget of the coverage problems")
-    parser.add_argument("--gamma", type=_gamma, default=1.0, help="> 0, or 'auto'")
+    parser.add_argument("--gamma", type=gamma_option, default=1.0, help="> 0, or 'auto'")
     parser.add_argument("--link", choices=("sigmoid", "clip"), default="sigmoid",
                         help="output link of the budget-allocation regressor (sigmoid: "
                              "its default for coverage)")

@@ -317,7 +317,7 @@ from sklearn.model_selection import ShuffleSplit
 from sklearn.base import BaseEstimator, RegressorMixin
 from torch import nn
 
-from _common import t_interval
+from _common import gamma_option, t_interval
 from skdfl import DecisionFocusedClassifier, DecisionFocusedRegressor
 from skdfl.datasets import (load_cora_matching, make_bipartite_matching, make_budget_allocation,
                             make_diverse_recommendation)
@@ -623,10 +623,10 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=0.01)
     parser.add_argument("--hidden", type=int, default=32, help="hidden units of NN2")
-    parser.add_argument("--gamma-budget", type=_gamma, default="auto",
+    parser.add_argument("--gamma-budget", type=gamma_option, default="auto",
                         help="gamma of the budget-allocation relaxation (> 0, or 'auto': "
                              "the estimator's default)")
-    parser.add_argument("--gamma-recommendation", type=_gamma, default="auto",
+    parser.add_argument("--gamma-recommendation", type=gamma_option, default="auto",
                         help="gamma of the recommendation relaxation (> 0, or 'auto')")
     parser.add_argument("--gamma-matching", type=float, default=0.1,
                         help="gamma of the matching quadratic program (> 0)")
@@ -701,16 +701,6 @@ def splits(domain, args):
     splitter = ShuffleSplit(n_splits=args.splits, train_size=args.n_train,
                             test_size=args.n_test, random_state=args.seed)
     return list(splitter.split(np.zeros(args.n_train + args.n_test)))
-
-
-def _gamma(text):
-    """``--gamma-*``: "auto" (the estimator resolves it at fit) or a positive number."""
-    if text == "auto":
-        return text
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"gamma must be > 0 or 'auto'; got {text}")
-    return value
 
 
 def main(argv=None):
