@@ -221,10 +221,15 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
     def _build_module(self, n_features, n_params):
         return build_module(self, n_features, n_params)
 
-    def _initial_module(self, n_features, y):
+    def _initial_module(self, n_features, y, weights=None):
         module = self._build_module(n_features, y.shape[1])
-        if not self._probabilities and self._link is torch.sigmoid:
-            start_at_mean_target(module, y)   # a sigmoid regressor starts at the mean target
+        # A sigmoid regressor starts at the mean target, and so does a classifier fitted
+        # by log-loss (two-stage), whose gradient p - y does not vanish at small p. The
+        # classifier's other methods start at 0.5: through the sigmoid their gradients
+        # scale with p (1 - p), which a rare label's mean makes small.
+        if self._link is torch.sigmoid and (not self._probabilities
+                                            or self.method_ == "two-stage"):
+            start_at_mean_target(module, y, weights)
         return module
 
     def _target_scale(self, y, weights=None):
@@ -436,7 +441,7 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
             criterion, net_class, net_params = self._criterion_and_net(
                 train_decisions, device, seed, X.shape[1], layout)
             self.net_ = net_class(
-                module=self._initial_module(X.shape[1], y / self.target_scale_),
+                module=self._initial_module(X.shape[1], y / self.target_scale_, weights),
                 criterion=criterion,
                 optimizer=torch.optim.Adam,
                 optimizer__weight_decay=float(self.alpha),

@@ -140,7 +140,7 @@ def resolve_gamma(gamma, optimizer, theta, x_true, params, weights=None):
     return scale if scale > 0 else 1.0
 
 
-def start_at_mean_target(module, y):
+def start_at_mean_target(module, y, weights=None):
     """Set the output bias of an MLP so that a sigmoid link starts at the mean of ``y``.
 
     With a zero bias a sigmoid predicts 0.5 for every parameter. Coverage
@@ -158,6 +158,8 @@ def start_at_mean_target(module, y):
         module is left as it is.
     y : ndarray of shape (n_samples, n_params)
         Training targets in [0, 1].
+    weights : ndarray of shape (n_samples,), optional
+        ``sample_weight``: the mean is weighted as the fit's loss is.
 
     Examples
     --------
@@ -173,7 +175,11 @@ def start_at_mean_target(module, y):
     if not isinstance(shared, MLP):
         return      # a user's own module keeps its own initialization
     last = shared[-1]
-    mean = np.asarray(y, dtype=np.float64).reshape(-1, last.bias.shape[0]).mean(0)
+    y = np.asarray(y, dtype=np.float64)
+    rows = y.reshape(-1, last.bias.shape[0])
+    if weights is not None:      # each instance's weight on each of its items' rows
+        weights = np.repeat(np.asarray(weights, dtype=np.float64), len(rows) // len(y))
+    mean = np.average(rows, axis=0, weights=weights)
     mean = np.clip(mean, PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
     with torch.no_grad():
         last.bias.copy_(torch.as_tensor(np.log(mean / (1 - mean)), dtype=last.bias.dtype))

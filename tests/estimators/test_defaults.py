@@ -5,10 +5,12 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 
 from skdfl import DecisionFocusedClassifier, DecisionFocusedRegressor, FlatLossWarning
 from skdfl import PredictThenOptimize
-from skdfl.datasets import (load_energy_knapsack, make_bipartite_matching,
+from skdfl.datasets import (load_cora_matching, load_energy_knapsack, make_bipartite_matching,
                             make_budget_allocation, make_diverse_recommendation, make_knapsack,
                             make_shortest_path)
 from skdfl.estimators._defaults import default_out_activation, resolve_gamma
@@ -72,6 +74,43 @@ def test_a_sigmoid_regressor_starts_at_the_mean_target():
     mean = y.reshape(len(y), 5, 6).mean((0, 1)).clip(1e-3, 1 - 1e-3)
     np.testing.assert_allclose(est.predict(X[:1] * 0.0).reshape(5, 6), np.tile(mean, (5, 1)),
                                rtol=1e-4)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_log_loss_classifier_starts_at_the_base_rate(weighted):
+    X, y, coverage = _recommendation()
+    w = np.linspace(0.2, 3.0, len(y)) if weighted else None
+    est = DecisionFocusedClassifier(coverage, method="two-stage", per_item=True, max_iter=1,
+                                    learning_rate_init=1e-9, random_state=0)
+    est.fit(X * 0.0, y, sample_weight=w)
+    # zero features: every prediction is the link of the bias, the (weighted) base rate
+    rate = np.average(y.reshape(len(y), 6, 10), axis=0, weights=w).mean(0).clip(1e-3, 1 - 1e-3)
+    np.testing.assert_allclose(est.predict_proba(X[:1] * 0.0).reshape(6, 10),
+                               np.tile(rate, (6, 1)), rtol=1e-4)
+    # through the sigmoid the other methods' gradients scale with p (1 - p): they start
+    # near 0.5, from torch's small random bias
+    est.set_params(method="relaxation").fit(X * 0.0, y)
+    assert rate.mean() < 0.3
+    assert abs(est.predict_proba(X[:1] * 0.0).mean() - 0.5) < 0.1
+
+
+def test_a_log_loss_classifier_ranks_rare_cora_links_like_logistic_regression():
+    # 1.6% of the pairs are linked. From 0.5 the classifier's first steps pulled every
+    # prediction down, the pairs with the largest features most: the linked ones. In its
+    # 22 steps (one batch an epoch) it ended ranking them below the others (AUC 0.28).
+    X, y = load_cora_matching(pair_features="product", return_X_y=True)
+    optimizer = LinearProgram.bipartite_matching(50, 50)
+    train, test = slice(0, 22), slice(22, 27)
+    est = DecisionFocusedClassifier(optimizer, method="two-stage", per_item=True,
+                                    random_state=0).fit(X[train], y[train])
+    proba = est.predict_proba(X[test])
+    n_features = X.shape[1] // 2500
+    pairs = lambda rows: X[rows].reshape(-1, n_features)  # noqa: E731
+    oracle = LogisticRegression(max_iter=2000).fit(pairs(train), y[train].ravel())
+    reference = oracle.predict_proba(pairs(test))[:, 1].reshape(5, -1)
+    assert roc_auc_score(y[test].ravel(), proba.ravel()) > 0.75
+    links = lambda theta: optimizer.objective(optimizer.solve(theta), y[test]).mean()  # noqa
+    assert links(proba) >= 0.8 * links(reference)
 
 
 def test_two_stage_fits_sparse_probabilities_by_log_loss_without_collapsing():
