@@ -359,7 +359,7 @@ def make_domain(name, args):
             DecisionFocusedClassifier, args.items
     if name == "cora":
         X, y = load_cora_matching(CORA_INSTANCES, n_components=args.cora_components,
-                                  return_X_y=True)
+                                  pair_features="concatenate", return_X_y=True)  # the paper's
         return X, y, (lambda k: LinearProgram.bipartite_matching(50, 50)), \
             DecisionFocusedClassifier, 2500
     X, y = make_bipartite_matching(n, n_left=args.nodes, n_right=args.nodes,

@@ -105,7 +105,7 @@ def _node_features(n_components, random_state):
 
 
 def load_cora_matching(n_instances=27, *, n_nodes=100, n_components=50,
-                       pair_features="concatenate", random_state=0, return_X_y=False):
+                       pair_features="both", random_state=0, return_X_y=False):
     """Load Wilder et al.'s bipartite matching instances cut from the Cora citation network.
 
     The real-data matching domain of Wilder, Dilkina and Tambe (2019).
@@ -136,8 +136,14 @@ def load_cora_matching(n_instances=27, *, n_nodes=100, n_components=50,
       reduced to ``n_components`` dimensions by a truncated SVD of the whole
       word matrix (unsupervised: it sees no link), each dimension
       standardized; ``pair_features`` combines the two papers' vectors:
-      ``"concatenate"`` ``[f_a, f_b]`` (Wilder et al.), ``"product"`` ``f_a
-      * f_b``, or ``"both"`` ``[f_a, f_b, f_a * f_b]``.
+      ``"both"`` ``[f_a, f_b, f_a * f_b]`` (the default, as
+      :func:`make_bipartite_matching`), ``"concatenate"`` ``[f_a, f_b]``
+      (Wilder et al., whose networks had a hidden layer), or ``"product"``
+      ``f_a * f_b``. Whether two papers are linked depends on how alike they
+      are: a linear model can read that from the product, not from the
+      concatenation (a linear two-stage classifier matched 2.0 linked pairs
+      of a test instance, as random decisions do, on concatenated features,
+      and 15.6 with both, of 38.8 at best; one split of 22 and 5 instances).
 
     Parameters
     ----------
@@ -148,8 +154,8 @@ def load_cora_matching(n_instances=27, *, n_nodes=100, n_components=50,
     n_components : int or None, default=50
         Dimension of a paper's word vector after the truncated SVD (1 to
         1432). None keeps the 1433 binary words of each paper, which makes
-        ``data`` large (concatenated: 27 x 2500 x 2866 values, 1.5 GB).
-    pair_features : {"concatenate", "product", "both"}, default="concatenate"
+        ``data`` large (both: 27 x 2500 x 4299 values, 2.3 GB).
+    pair_features : {"both", "concatenate", "product"}, default="both"
         How a pair's features combine the two papers' vectors.
     random_state : int, default=0
         Seed of the bisections and of the SVD.
@@ -189,8 +195,8 @@ def load_cora_matching(n_instances=27, *, n_nodes=100, n_components=50,
     --------
     >>> from skdfl.datasets import load_cora_matching
     >>> cora = load_cora_matching(n_instances=3)
-    >>> cora.data.shape, cora.target.shape          # 50 x 50 pairs, 2 x 50 features
-    ((3, 250000), (3, 2500))
+    >>> cora.data.shape, cora.target.shape          # 50 x 50 pairs, 3 x 50 features
+    ((3, 375000), (3, 2500))
     >>> x = cora.optimizer.solve(cora.target)        # a maximum matching of the links
     >>> cora.optimizer.objective(x, cora.target)
     array([42., 44., 43.])

@@ -30,9 +30,10 @@ SHARED_PARAMETERS = """optimizer : Optimizer
         ||x||^2``, for coverage the multilinear extension), deciding exactly
         at test time; ``"taskmet"`` learns a metric-weighted prediction loss
         whose minimizer decides well (Bansal et al. 2023); ``"auto"`` is
-        ``"spo+"`` for linear problems (``"fy-mul"`` where only non-negative
-        parameters are solved exactly) and ``"relaxation"`` for the others that
-        have a relaxation. Every method from ``"spo+"`` to ``"ltr-list"`` needs a
+        ``"spo+"`` for linear problems (``"fy"`` for a classifier, whose 0/1
+        labels spo+ fits worse through the sigmoid; ``"fy-mul"`` where only
+        non-negative parameters are solved exactly) and ``"relaxation"`` for
+        the others that have a relaxation. Every method from ``"spo+"`` to ``"ltr-list"`` needs a
         linear objective solved exactly at parameters of either sign (not a
         shortest path on a graph with a cycle), except ``"fy-mul"`` and
         ``"dpo-mul"``, whose noise keeps each parameter's sign: they train

@@ -12,7 +12,7 @@ from skdfl.optimizers import LinearProgram
 
 @pytest.fixture(scope="module")
 def cora():
-    return load_cora_matching()
+    return load_cora_matching(pair_features="concatenate")
 
 
 @pytest.fixture(scope="module")
@@ -78,29 +78,32 @@ def test_matching_value_of_the_true_links_is_the_maximum_matching(cora):
 
 
 def test_deterministic_and_a_prefix_of_the_full_set(cora):
-    small = load_cora_matching(n_instances=2)
+    small = load_cora_matching(n_instances=2, pair_features="concatenate")
     np.testing.assert_array_equal(small.data, cora.data[:2])
     np.testing.assert_array_equal(small.target, cora.target[:2])
     np.testing.assert_array_equal(small.paper_ids, cora.paper_ids[:2])
-    X, y = load_cora_matching(n_instances=2, return_X_y=True)
+    X, y = load_cora_matching(n_instances=2, pair_features="concatenate", return_X_y=True)
     np.testing.assert_array_equal(X, small.data)
     np.testing.assert_array_equal(y, small.target)
 
 
-@pytest.mark.parametrize("pair_features, width", [("product", 4), ("both", 12)])
+@pytest.mark.parametrize("pair_features, width", [("product", 4), ("both", 12), (None, 12)])
 def test_pair_features_and_small_instances(pair_features, width):
-    data = load_cora_matching(n_instances=3, n_nodes=10, n_components=4,
-                              pair_features=pair_features)
+    # None: the default, both
+    options = {} if pair_features is None else {"pair_features": pair_features}
+    data = load_cora_matching(n_instances=3, n_nodes=10, n_components=4, **options)
     assert data.data.shape == (3, 25 * width) and data.target.shape == (3, 25)
     pairs = data.data.reshape(3, 5, 5, width)
-    concatenated = load_cora_matching(n_instances=3, n_nodes=10, n_components=4)
+    concatenated = load_cora_matching(n_instances=3, n_nodes=10, n_components=4,
+                                      pair_features="concatenate")
     ab = concatenated.data.reshape(3, 5, 5, 8)
     np.testing.assert_allclose(pairs[..., -4:], ab[..., :4] * ab[..., 4:])
     assert LinearProgram.bipartite_matching(5, 5).n_params == data.target.shape[1]
 
 
 def test_raw_words_are_the_binary_vectors():
-    data = load_cora_matching(n_instances=2, n_nodes=4, n_components=None)
+    data = load_cora_matching(n_instances=2, n_nodes=4, n_components=None,
+                              pair_features="concatenate")
     assert data.data.shape == (2, 4 * 2 * 1433)
     assert set(np.unique(data.data)) == {0.0, 1.0}
 

@@ -414,3 +414,17 @@ def test_dbb_trains_the_regret_through_the_projection():
     est = DecisionFocusedRegressor(ShortestPath(grid=(3, 3)), method="dbb", max_iter=1,
                                    random_state=0).fit(X, C)
     assert est.net_.criterion_.loss.layer.normalize and est.lambd_ == 32
+
+
+def test_a_classifier_of_a_linear_problem_trains_fy_by_default_and_decides_better():
+    # On 0/1 labels through the sigmoid spo+ decided worst of the fast methods
+    # (benchmarks/defaults.py): auto is fy for a classifier.
+    X, y = make_bipartite_matching(160, n_left=5, n_right=5, random_state=0)
+    matching = LinearProgram.bipartite_matching(5, 5)
+    fit = lambda method: DecisionFocusedClassifier(  # noqa: E731
+        matching, method=method, per_item=True, max_iter=30, random_state=0).fit(X[:80], y[:80])
+    auto, spo = fit("auto"), fit("spo+")
+    assert auto.method_ == "fy"
+    assert -auto.score(X[80:], y[80:]) < 0.8 * -spo.score(X[80:], y[80:])
+    # a regressor keeps spo+
+    assert DecisionFocusedRegressor(matching, max_iter=1).fit(X[:8], y[:8] * 1.0).method_ == "spo+"
