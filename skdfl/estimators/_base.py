@@ -223,12 +223,9 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
 
     def _initial_module(self, n_features, y, weights=None):
         module = self._build_module(n_features, y.shape[1])
-        # A sigmoid regressor starts at the mean target, and so does a classifier fitted
-        # by log-loss (two-stage), whose gradient p - y does not vanish at small p. The
-        # classifier's other methods start at 0.5: through the sigmoid their gradients
-        # scale with p (1 - p), which a rare label's mean makes small.
-        if self._link is torch.sigmoid and (not self._probabilities
-                                            or self.method_ == "two-stage"):
+        # A sigmoid link starts at the mean target: for a classifier, the base rate of
+        # its labels (see start_at_mean_target).
+        if self._link is torch.sigmoid:
             start_at_mean_target(module, y, weights)
         return module
 
