@@ -69,6 +69,20 @@ at ``gamma`` 1, and 0.080 / 0.099 / 0.091 s (11.6x / 11.0x / 8.5x) with
 ``--gamma auto``, what a user's default fit gets; the clipped output in
 the same session 16.5x / 18.1x / 12.5x. Still not 5x.
 
+On 3 December 2026 (session 14, ``--gamma auto``, one thread): one run in
+the morning 7.6x / 8.5x / 5.3x; in the afternoon, the code of the morning
+and of the afternoon (classifiers started at the base rate of their
+labels) taking turns, two runs each, 12.0-12.3x / 10.6-11.0x / 9.3-9.5x
+and 11.8-11.9x / 9.4-10.8x / 8.4-9.2x: the same within the machine's
+drift, which moved both sides' seconds by a third during the day. Warm
+starts re-measured with the sigmoid predictions of the defaults (a batch
+of 32 of budget 30x100 and of recommendation, predicted after epochs t and
+t + 1, the ascent started at t's solution): 4-5 iterations against 5-7
+cold, the same points to 1e-15; a quarter of the ascent at best, which
+does not reach 5x either, and they need each row's identity in the
+method layer, so they were not built. A fused ``addcmul`` for the factors
+``1 - x theta`` was no faster than the three in-place operations.
+
 Run ``python benchmarks/coverage_relaxation.py --help`` for the options;
 ``--quick`` (fewer samples and epochs) runs in well under a minute.
 """
