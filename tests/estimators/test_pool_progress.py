@@ -63,3 +63,21 @@ def test_no_measure_without_a_stopping_rule():
     est = DecisionFocusedRegressor(optimizer, method="nce", max_iter=3, n_iter_no_change=None,
                                    random_state=0).fit(X, C)
     assert "train_pool_loss" not in est.net_.history[-1]
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_large_training_set_is_measured_on_a_sample_with_each_rows_own_data(monkeypatch):
+    from scipy import sparse
+
+    import skdfl.estimators._pool_progress as progress
+    monkeypatch.setattr(progress, "MAX_ROWS", 20)
+    X, C, optimizer = _knapsack(60)
+    capacity = np.random.RandomState(0).randint(5, int(optimizer.weights.sum()), 60)
+    est = DecisionFocusedRegressor(optimizer, method="ltr-list", max_iter=3, random_state=0)
+    est.fit(sparse.csr_matrix(X), C, capacity=capacity)
+    callback = dict(est.net_.callbacks_)["pool_progress"]
+    assert callback.X.shape[0] == len(callback.target) == 20
+    # the sampled rows keep their own row index, hence their own capacity
+    rows = callback.target[:, -1].long().numpy()
+    assert len(np.unique(rows)) == 20 and rows.max() < 60
+    assert np.isfinite(est.net_.history[:, "train_pool_loss"]).all()
