@@ -271,7 +271,7 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
             return resolve_decision_method(self)
         if isinstance(self.method, DecisionLoss):
             return self.method.method_name or type(self.method).__name__
-        return resolve_method(self.method, self.optimizer_)
+        return resolve_method(self.method, self.optimizer_, self._probabilities)
 
     def _solver(self, pool, layout, device, seed):
         """The optimizer that training solves with: pooled when ``solve_ratio < 1``."""
@@ -419,8 +419,9 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
             train_decisions = x_true[train]   # the pool must not see validation optima
         else:
             monitor = "train_loss"
-            progress = pool_progress(self.method, self.method_, features, target, seed)
-            if progress is not None and self.n_iter_no_change is not None:
+            progress = (None if self.n_iter_no_change is None else
+                        pool_progress(self.method, self.method_, features, target, seed))
+            if progress is not None:
                 monitor = POOL_LOSS         # the batches' loss rises as the pool grows
                 callbacks.append(("pool_progress", progress))
         if self.n_iter_no_change is not None:

@@ -54,13 +54,6 @@ class DecisionFocusedClassifier(ClassifierMixin, DecisionFocusedBase):
     def _default_out_activation(self):
         return "sigmoid"
 
-    def _resolve_method(self):
-        method = super()._resolve_method()
-        # On 0/1 labels through the sigmoid, spo+ (convex in unbounded costs) decided
-        # worst of the fast methods: regret 0.47 against fy's 0.35 on bipartite
-        # matchings, 4.6 linked pairs against 13.2 on Cora (benchmarks/defaults.py).
-        return "fy" if self.method == "auto" and method == "spo+" else method
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True

@@ -44,6 +44,7 @@ class PoolProgress(Callback):
         self.loss_ = next(m for m in net.criterion_.modules() if isinstance(m, PoolLoss))
         # The estimator seeded the pool with the training optima; it grows in place.
         self.first_pool_ = SolutionPool(self.loss_.pool.decisions.clone())
+        self.target_ = self.target.to(net.device)     # once, not at every epoch
 
     def on_epoch_end(self, net, **kwargs):
         output = forward_in_chunks(net, self.X)
@@ -54,7 +55,7 @@ class PoolProgress(Callback):
         criterion.eval()
         try:
             with torch.no_grad():
-                value = float(criterion(output, self.target.to(output.device)))
+                value = float(criterion(output, self.target_))
         finally:
             loss.pool = pool
             criterion.train(training)
