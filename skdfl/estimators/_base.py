@@ -25,7 +25,7 @@ from ..optimizers import Optimizer
 from ..optimizers._instance import params_to, take_rows
 from ._batches import TensorBatches
 from ._callbacks import DivergenceCheck, ValidationRegret, forward_in_chunks
-from ._constant_output import ConstantOutputCheck
+from ._output_check import OutputCheck
 from ._decision_targets import (ValidationMismatch, check_decisions, decision_loss,
                                 from_decisions, match_score, resolve_decision_method,
                                 sized_optimizer)
@@ -430,7 +430,8 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
                 threshold_mode="abs", lower_is_better=True, load_best=self.early_stopping,
                 sink=print if self.verbose else _silent)))
         # After early stopping, which may load the best epoch's parameters at the end.
-        callbacks.append(("constant_output", ConstantOutputCheck()))
+        callbacks.append(("output_check", OutputCheck(
+            self._link, 1.0 if decisions else float(theta.abs().median()))))
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
         callbacks += extra_callbacks

@@ -12,7 +12,7 @@ from skdfl import DecisionFocusedClassifier, DecisionFocusedRegressor, FlatLossW
 from skdfl import PredictThenOptimize
 from skdfl.datasets import (load_cora_matching, load_energy_knapsack, make_bipartite_matching,
                             make_budget_allocation, make_diverse_recommendation, make_knapsack,
-                            make_shortest_path)
+                            make_shortest_path, make_terrain_shortest_path)
 from skdfl.estimators._defaults import default_out_activation, resolve_gamma
 from skdfl.methods import LogLoss
 from skdfl.optimizers import (CoverageMaximizer, Knapsack, KSubset, LinearProgram,
@@ -369,6 +369,30 @@ def test_a_network_whose_relus_died_warns_to_standardize():
     scaled = (X - X.mean(0)) / X.std(0)
     assert _fit_recording(est, scaled, y) == []
     assert np.ptp(est.predict(scaled), axis=0).min() > 0
+
+
+def test_predictions_that_shrank_to_nothing_are_warned_about():
+    # fy-mul's loss (relative noise) falls as the predictions shrink: through the
+    # softplus a linear model on terrain pixels sets most cells to about 1e-8.
+    maps = make_terrain_shortest_path(60, grid=5, tile_size=4, random_state=0)
+    est = DecisionFocusedRegressor(maps.optimizer, random_state=0, max_iter=5,
+                                   n_iter_no_change=None)
+    flat = _fit_recording(est, maps.data, maps.target)
+    assert est.method_ == "fy-mul"
+    assert len(flat) == 1 and flat[0].filename == __file__
+    message = str(flat[0].message)
+    assert "predictions shrank" in message and "fy-mul" in message
+    ratio = float(message.split("about ")[1].split(" times")[0])
+    shrunk = np.median(est.predict(maps.data)) / np.median(maps.target)
+    assert ratio == pytest.approx(shrunk, rel=0.5) and shrunk < 1e-4
+    # trained as long by spo+ on the same maps' costs (clipped at 0 for its solves)
+    # the predictions stay well above that (about 6e-3 of the targets), and nothing
+    # is said
+    clipped = ShortestPath(grid=(5, 5), costs="cells", negative_costs="clip")
+    spo = DecisionFocusedRegressor(clipped, method="spo+", out_activation="softplus",
+                                   random_state=0, max_iter=5, n_iter_no_change=None)
+    assert _fit_recording(spo, maps.data, maps.target) == []
+    assert np.median(spo.predict(maps.data)) > 1e-3 * np.median(maps.target)
 
 
 def test_identical_features_predicting_alike_is_not_warned_about():
