@@ -221,12 +221,15 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
     def _build_module(self, n_features, n_params):
         return build_module(self, n_features, n_params)
 
-    def _initial_module(self, n_features, y, weights=None):
+    def _initial_module(self, n_features, y, weights=None, decisions=False):
         module = self._build_module(n_features, y.shape[1])
         # A sigmoid link starts at the mean target: for a classifier, the base rate of
-        # its labels (see start_at_mean_target).
+        # its labels; an identity link too, where y holds parameters (observed
+        # decisions are no costs to start from). See start_at_mean_target.
         if self._link is torch.sigmoid:
             start_at_mean_target(module, y, weights)
+        elif self._link is OUT_ACTIVATIONS["identity"] and not decisions:
+            start_at_mean_target(module, y, weights, link="identity")
         return module
 
     def _target_scale(self, y, weights=None):
@@ -440,7 +443,8 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
             criterion, net_class, net_params = self._criterion_and_net(
                 train_decisions, device, seed, X.shape[1], layout)
             self.net_ = net_class(
-                module=self._initial_module(X.shape[1], y / self.target_scale_, weights),
+                module=self._initial_module(X.shape[1], y / self.target_scale_, weights,
+                                            decisions),
                 criterion=criterion,
                 optimizer=torch.optim.Adam,
                 optimizer__weight_decay=float(self.alpha),

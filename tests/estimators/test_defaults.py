@@ -77,6 +77,24 @@ def test_a_sigmoid_regressor_starts_at_the_mean_target():
 
 
 @pytest.mark.parametrize("weighted", [False, True])
+def test_a_linear_output_starts_at_the_mean_target_of_parameters_not_of_decisions(weighted):
+    X, C = make_shortest_path(40, grid=(3, 3), degree=4, random_state=0)
+    w = np.linspace(0.2, 3.0, len(C)) if weighted else None
+    est = DecisionFocusedRegressor(ShortestPath(grid=(3, 3)), method="fy", max_iter=1,
+                                   learning_rate_init=1e-9, random_state=0)
+    est.fit(X * 0.0, C, sample_weight=w)
+    # zero features: the prediction is the bias, the (weighted) mean of each cost
+    np.testing.assert_allclose(est.predict(X[:1] * 0.0)[0], np.average(C, axis=0, weights=w),
+                               rtol=1e-4)
+    # from observed paths there are no costs to start at: the bias keeps torch's draw
+    paths = ShortestPath(grid=(3, 3)).solve(C)
+    est.set_params(targets="decisions").fit(X * 0.0, paths, sample_weight=w)
+    start = est.predict(X[:1] * 0.0)[0]
+    assert np.abs(start).max() < 1 / np.sqrt(X.shape[1])     # Linear's U(-1/sqrt(d), ..)
+    assert not np.allclose(start, paths.mean(0), atol=0.05)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
 def test_a_classifier_starts_at_the_base_rate(weighted):
     X, y, coverage = _recommendation()
     w = np.linspace(0.2, 3.0, len(y)) if weighted else None
