@@ -57,7 +57,8 @@ methods = {
 # the defaults (``"auto"``: ``lambd`` 32 for ``dbb``, 96 for ``imle``,
 # ``gamma`` 1) the test regret was within 0.01 of theirs for ``dbb`` at
 # capacities 120 and 180, for ``imle`` at 120 and for ``relaxation`` at 60
-# and 180, and 0.01 to 0.04 higher otherwise (one seed, 2026-12-03;
+# and 180, and 0.01 to 0.04 higher otherwise (one seed, 2026-12-03, before
+# the network's output started at the mean target;
 # ``benchmarks/defaults.py`` checks the defaults over seeds). ``relaxation``
 # trains through the
 # knapsack's LP relaxation with a quadratic term (Wilder et al. 2019) and still
