@@ -61,36 +61,64 @@ interval holds 0 is within the seeds' noise.
 
     problem         method      parameter  default  default regret  best regret  best at     excess (95%)             grid (x0.1 .. x10)  within 10%  seconds
     --------------  ----------  ---------  -------  --------------  -----------  -------  ---------------  -----------------------------  ----------  -------
-    shortest_path   relaxation  gamma            1          0.1046       0.1046        1  +0.0000+-0.0000  0.108 0.107 0.105 0.111 0.112         yes        8
-    shortest_path   dbb         lambd           32          0.1217       0.1217       32  +0.0000+-0.0000  0.184 0.143 0.122 0.136 0.145         yes        1
-    shortest_path   imle        lambd           96          0.0947       0.0947       96  +0.0000+-0.0000  0.103 0.102 0.095 0.105 0.103         yes        1
-    shortest_path   fy          sigma            1          0.0957       0.0957        1  +0.0000+-0.0000  0.114 0.102 0.096 0.097 0.108         yes        1
-    shortest_path   dpo         sigma            1          0.1579       0.1579        1  +0.0000+-0.0000  0.210 0.173 0.158 0.256 0.300         yes        1
-    shortest_path   pg          sigma            1          0.1047       0.1027       10  +0.0021+-0.0376  0.167 0.125 0.105 0.104 0.103         yes        2
-    shortest_path   ltr-list    tau              1          0.0953       0.0878    0.316  +0.0075+-0.0119  0.102 0.088 0.095 0.107 0.104         yes        1
-    knapsack        relaxation  gamma            1          0.0369       0.0369        1  +0.0000+-0.0000  0.048 0.039 0.037 0.048 0.082         yes        4
-    knapsack        dbb         lambd           32          0.0422       0.0402      320  +0.0021+-0.0090  0.068 0.059 0.042 0.042 0.040         yes       28
-    knapsack        imle        lambd           96          0.0381       0.0381       96  +0.0000+-0.0000  0.041 0.039 0.038 0.039 0.039         yes       20
-    knapsack        fy          sigma            1          0.0486       0.0410      0.1  +0.0077+-0.0057  0.041 0.045 0.049 0.052 0.057          NO       14
-    knapsack        dpo         sigma            1          0.0520       0.0520        1  +0.0000+-0.0000  0.102 0.060 0.052 0.103 0.210         yes       26
-    knapsack        pg          sigma            1          0.0378       0.0378        1  +0.0000+-0.0000  0.051 0.044 0.038 0.041 0.052         yes       39
-    knapsack        ltr-list    tau              1          0.0363       0.0334      0.1  +0.0029+-0.0032  0.033 0.035 0.036 0.041 0.043         yes       18
-    energy          relaxation  gamma            1          0.0721       0.0628      0.1  +0.0092+-0.0261  0.063 0.071 0.072 0.082 0.171          NO        4
-    energy          dbb         lambd           32          0.0594       0.0565     10.1  +0.0029+-0.0063  0.063 0.056 0.059 0.071 0.071         yes        2
-    energy          imle        lambd           96          0.0542       0.0523      960  +0.0019+-0.0051  0.057 0.056 0.054 0.052 0.052         yes        2
-    energy          fy          sigma            1          0.0564       0.0559    0.316  +0.0005+-0.0016  0.058 0.056 0.056 0.058 0.062         yes        2
-    energy          dpo         sigma            1          0.0535       0.0535        1  +0.0000+-0.0000  0.066 0.064 0.054 0.055 0.192         yes        3
-    energy          pg          sigma            1          0.0612       0.0541     3.16  +0.0071+-0.0243  0.072 0.060 0.061 0.054 0.065          NO        4
-    energy          ltr-list    tau              1          0.0558       0.0558        1  +0.0000+-0.0000  0.116 0.071 0.056 0.057 0.060         yes        3
-    matching        relaxation  gamma       0.0879          0.3662       0.3662   0.0879  +0.0000+-0.0000  0.393 0.369 0.366 0.379 0.418         yes       12
-    matching        dbb         lambd           32          0.4316       0.4293      3.2  +0.0023+-0.0802  0.429 0.481 0.432 0.490 0.491         yes       50
-    matching        fy          sigma            1          0.3520       0.3480       10  +0.0040+-0.0096  0.362 0.358 0.352 0.350 0.348         yes       35
+    shortest_path   relaxation  gamma            1          0.1056       0.1024    0.316  +0.0032+-0.0262  0.111 0.102 0.106 0.109 0.112         yes        7
+    shortest_path   dbb         lambd           32          0.1354       0.1354       32  +0.0000+-0.0000  0.158 0.140 0.135 0.138 0.143         yes        1
+    shortest_path   imle        lambd           96          0.1020       0.1009      304  +0.0012+-0.0118  0.115 0.104 0.102 0.101 0.105         yes        1
+    shortest_path   fy          sigma            1          0.0973       0.0973        1  +0.0000+-0.0000  0.115 0.100 0.097 0.098 0.110         yes        1
+    shortest_path   dpo         sigma            1          0.1568       0.1568        1  +0.0000+-0.0000  0.190 0.182 0.157 0.193 0.303         yes        1
+    shortest_path   pg          sigma            1          0.1018       0.1018        1  +0.0000+-0.0000  0.139 0.119 0.102 0.102 0.107         yes        2
+    shortest_path   ltr-list    tau              1          0.0936       0.0859    0.316  +0.0077+-0.0175  0.106 0.086 0.094 0.103 0.103         yes        1
+    knapsack        relaxation  gamma            1          0.0387       0.0375    0.316  +0.0012+-0.0045  0.040 0.038 0.039 0.038 0.059         yes        4
+    knapsack        dbb         lambd           32          0.0403       0.0384      101  +0.0019+-0.0040  0.050 0.044 0.040 0.038 0.039         yes       20
+    knapsack        imle        lambd           96          0.0321       0.0321       96  +0.0000+-0.0000  0.035 0.033 0.032 0.033 0.033         yes       17
+    knapsack        fy          sigma            1          0.0405       0.0377    0.316  +0.0028+-0.0021  0.039 0.038 0.040 0.045 0.049         yes       11
+    knapsack        dpo         sigma            1          0.0565       0.0486    0.316  +0.0079+-0.0133  0.077 0.049 0.057 0.096 0.152          NO       24
+    knapsack        pg          sigma            1          0.0351       0.0351        1  +0.0000+-0.0000  0.047 0.037 0.035 0.037 0.046         yes       37
+    knapsack        ltr-list    tau              1          0.0342       0.0332    0.316  +0.0010+-0.0030  0.034 0.033 0.034 0.037 0.038         yes       10
+    energy          relaxation  gamma            1          0.0543       0.0528    0.316  +0.0015+-0.0016  0.053 0.053 0.054 0.082 0.114         yes        4
+    energy          dbb         lambd           32          0.0552       0.0543      3.2  +0.0009+-0.0040  0.054 0.055 0.055 0.058 0.063         yes        3
+    energy          imle        lambd           96          0.0595       0.0543      960  +0.0052+-0.0054  0.056 0.060 0.060 0.057 0.054         yes        2
+    energy          fy          sigma            1          0.0562       0.0557    0.316  +0.0005+-0.0018  0.058 0.056 0.056 0.057 0.059         yes        2
+    energy          dpo         sigma            1          0.0538       0.0538        1  +0.0000+-0.0000  0.067 0.061 0.054 0.056 0.057         yes        3
+    energy          pg          sigma            1          0.0531       0.0528    0.316  +0.0003+-0.0040  0.056 0.053 0.053 0.055 0.059         yes        4
+    energy          ltr-list    tau              1          0.0597       0.0540     3.16  +0.0057+-0.0045  0.173 0.071 0.060 0.054 0.056          NO        3
+    matching        relaxation  gamma       0.0879          0.3662       0.3662   0.0879  +0.0000+-0.0000  0.393 0.369 0.366 0.379 0.418         yes       11
+    matching        dbb         lambd           32          0.4316       0.4293      3.2  +0.0023+-0.0802  0.429 0.481 0.432 0.490 0.491         yes       47
+    matching        fy          sigma            1          0.3520       0.3480       10  +0.0040+-0.0096  0.362 0.358 0.352 0.350 0.348         yes       34
     budget          relaxation  gamma        0.314          0.1235       0.1194   0.0992  +0.0041+-0.0189  0.127 0.119 0.124 0.126 0.167         yes       14
-    recommendation  relaxation  gamma        0.829          0.2459       0.2459    0.829  +0.0000+-0.0000  0.476 0.257 0.246 0.268 0.321         yes       19
+    recommendation  relaxation  gamma        0.829          0.2459       0.2459    0.829  +0.0000+-0.0000  0.476 0.257 0.246 0.268 0.321         yes       17
 
-    23 of 26 defaults within 10% of the grid's best (or 0.005 absolute); 641 s.
+    24 of 26 defaults within 10% of the grid's best (or 0.005 absolute); 569 s.
 
-The table is of one run (641 s) after three changes of 2026-12-03; its four
+The table is of one run (569 s, 2026-12-03, session 15) after the built-in
+network's identity output started at the (weighted) mean target, as its
+sigmoid output already did (a zero bias before), and after fy's steadier
+loss value (below). 24 of 26 defaults hold (23 before). Against the run
+before it (641 s, the same day, whose misses were knapsack ``fy``, energy
+``relaxation`` and ``pg``):
+
+- knapsack ``fy``: 0.0504 -> 0.0405, within 10% of the grid's best (0.0377
+  at 0.316). Its fixed ``sigma`` now meets predictions at the targets'
+  scale from the first step instead of waiting for them to grow to it.
+- most defaults decide better: knapsack imle 0.0381 -> 0.0321, pg 0.0378 ->
+  0.0351, ltr-list 0.0363 -> 0.0342, dbb 0.0422 -> 0.0403; energy relaxation
+  0.0721 -> 0.0543, pg 0.0612 -> 0.0531, dbb 0.0594 -> 0.0552. Summed over
+  the seven methods, the knapsack's default regrets fell 5.5%, the energy
+  knapsack's 5.2%;
+- some decide worse: the shortest path's dbb 0.1217 -> 0.1354, imle 0.0947
+  -> 0.1020 (its sum rose 2.7%), energy imle 0.0542 -> 0.0595 and ltr-list
+  0.0558 -> 0.0597, knapsack dpo 0.0520 -> 0.0565;
+- the classifier rows (matching, recommendation) and budget (sigmoid
+  outputs) are unchanged to the digit.
+
+The two misses: knapsack ``dpo`` (0.0565 against 0.0486 at 0.316, +0.0079
++- 0.0133, within the seeds' noise: the grid is not monotonic, 0.077 0.049
+0.057 0.096 0.152) and energy ``ltr-list`` (0.0597 against 0.0540 at
+``tau`` 3.16, +0.0057 +- 0.0045, by a little beyond it). spo+ and
+two-stage, the regressor's default and the baseline, moved by under 0.001
+on the knapsack and the shortest path (4 seeds).
+
+The run before (641 s) was after three changes of 2026-12-03; its four
 ``fy`` rows are of a later run (``--problems shortest_path knapsack energy
 --methods fy``, 37 s, and ``--problems matching --methods fy``, 76 s, the
 same day) after a fourth: each perturbation draw's loss is now
