@@ -45,6 +45,7 @@ from sklearn.exceptions import ConvergenceWarning
 import skdfl
 from skdfl import DecisionFocusedRegressor
 from skdfl.datasets import make_shortest_path
+from skdfl.estimators._defaults import start_at_mean_target
 from skdfl.metrics import regret
 from skdfl.nn import MLP
 from skdfl.optimizers import ShortestPath
@@ -70,12 +71,15 @@ def make_data(seed, n_train=N_TRAIN, n_test=N_TEST):
     return X[:n_train], C[:n_train], X[n_train:], C[n_train:]
 
 
-def initial_model(seed):
-    """The estimator's initial network: the same seed draw and construction."""
+def initial_model(seed, costs):
+    """The estimator's initial network: the same seed draw and construction, its output
+    started at the mean of the (rescaled) training costs."""
     torch_seed = np.random.RandomState(seed).randint(np.iinfo(np.int32).max)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(torch_seed)
-        return MLP(N_FEATURES, GRID[0] * (GRID[1] - 1) * 2, (), "relu")
+        model = MLP(N_FEATURES, GRID[0] * (GRID[1] - 1) * 2, (), "relu")
+    start_at_mean_target(model, costs, link="identity")
+    return model
 
 
 # --------------------------------------------------------------------------
@@ -124,7 +128,7 @@ def fit_cvxpylayers(X, C, epochs, gamma, seed):
     features = torch.tensor(X, dtype=torch.float32)
     costs = torch.tensor(C / scale, dtype=torch.float32)
     x_star = optimizer.solve(costs)
-    model = initial_model(seed)
+    model = initial_model(seed, costs.numpy())
     adam = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     generator = torch.Generator().manual_seed(seed)
     for _ in range(epochs):
