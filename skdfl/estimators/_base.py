@@ -34,7 +34,7 @@ from ._deciding import (CHUNK_SIZE, check_predictions, check_signs, checked_inst
                         regret_score, request_instance_params)
 from ._defaults import (default_out_activation, resolve_gamma, resolve_lambd,
                         start_at_mean_target)
-from ._flat_loss import FlatLossCheck
+from ._flat_loss import FlatLossCheck, mean_abs_feature
 from ._links import OUT_ACTIVATIONS
 from ._module import ModuleParamsMixin, build_module, check_module, store_module_params
 from ._net import Net
@@ -394,7 +394,8 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
                               row_weights)
 
         callbacks = [("divergence", DivergenceCheck(self.method_)),
-                     ("flat_loss", FlatLossCheck(self.method_, self._hyperparameters()))]
+                     ("flat_loss", FlatLossCheck(self.method_, self._hyperparameters(),
+                                                 mean_abs_feature(features)))]
         train_split, train_decisions = None, x_true
         if self.early_stopping:
             train, valid = train_test_split(np.arange(X.shape[0]),

@@ -5,6 +5,7 @@ from skorch.callbacks import Callback
 
 from .._warnings import warn
 from ..exceptions import FlatLossWarning
+from ._sparse import dense_tensor
 
 #: The estimator parameter that smooths each method's loss, and why a flat loss
 #: asks to raise it. Methods not listed get a generic message.
@@ -28,6 +29,18 @@ PREDICTION_SIZE_LIMIT = 100.0
 #: How much to raise the smoothing parameter: one decade at a time.
 FACTOR = 10.0
 
+#: Mean |feature| up to which the features count as on a unit scale: outputs that
+#: dwarf the targets then come from the number of features, not their size.
+UNIT_SCALE = 3.0
+
+#: Training rows the features' scale is measured on.
+SAMPLE = 1024
+
+
+def mean_abs_feature(features):
+    """Mean ``|x|`` over a sample of the training rows (dense or sparse)."""
+    return float(dense_tensor(features[:SAMPLE]).abs().mean())
+
 
 class FlatLossCheck(Callback):
     """Warn (:class:`~skdfl.exceptions.FlatLossWarning`) after an epoch with zero gradients.
@@ -46,11 +59,15 @@ class FlatLossCheck(Callback):
         The resolved training method, for the message.
     values : dict
         The hyperparameters the fit uses (``gamma``, ``lambd``, ...), by name.
+    feature_size : float, optional
+        Mean ``|x|`` of the training features, which tells unscaled features
+        from many features of a unit scale when the outputs dwarf the targets.
     """
 
-    def __init__(self, method, values):
+    def __init__(self, method, values, feature_size=None):
         self.method = method
         self.values = values
+        self.feature_size = feature_size
 
     def initialize(self):
         self.warned_ = False
@@ -92,9 +109,9 @@ class FlatLossCheck(Callback):
         if self.warned_ or self.batches_ == 0 or bool(self.moved_) or self.loss_ == 0:
             return
         self.warned_ = True
-        warn(self.message(len(net.history)), FlatLossWarning)
+        warn(self.message(len(net.history), _input_width(net.module_)), FlatLossWarning)
 
-    def message(self, epoch):
+    def message(self, epoch, n_inputs=None):
         """The warning's text for a flat ``epoch``."""
         head = (f"the {self.method!r} training loss had exactly zero gradient in every batch "
                 f"of epoch {epoch}, so that epoch learned nothing")
@@ -106,19 +123,38 @@ class FlatLossCheck(Callback):
                           f"{FACTOR * value:.3g} (now {value:.3g})")
             else:
                 advice = f"raise {name} (now {value!r})"
-            return f"{head}: {why}; {advice}.{self._scale_note()}"
+            return f"{head}: {why}; {advice}.{self._scale_note(n_inputs)}"
+        note = self._scale_note(n_inputs)
+        larger = "" if "Lower learning_rate_init" in note else " or a larger learning_rate_init"
         return (f"{head}; the predictions may already decide optimally on every batch, or "
-                f"the method cannot move them: try method='spo+' or a larger "
-                f"learning_rate_init.{self._scale_note()}")
+                f"the method cannot move them: try method='spo+'{larger}.{note}")
 
-    def _scale_note(self):
-        """A note when the predictions dwarf the targets (features on a large scale)."""
+    def _scale_note(self, n_inputs=None):
+        """A note when the predictions dwarf the targets: features on a large scale, or
+        so many features on a unit scale that each of Adam's steps moves an output by
+        about ``learning_rate_init`` times their absolute sum."""
         if self.size_ < PREDICTION_SIZE_LIMIT:
             return ""
-        return (f" The network's outputs are about {self.size_:.3g} times the scale of the "
-                "targets it trains on, which no smoothing reaches: the features are likely "
-                "on a large scale; standardize X (e.g. make_pipeline(StandardScaler(), "
-                "estimator), or PerItemStandardScaler with per_item=True).")
+        head = (f" The network's outputs are about {self.size_:.3g} times the scale of the "
+                "targets it trains on, which no smoothing reaches: ")
+        if self.feature_size is None or self.feature_size > UNIT_SCALE or not n_inputs:
+            return (head + "the features are likely on a large scale; standardize X (e.g. "
+                    "make_pipeline(StandardScaler(), estimator), or PerItemStandardScaler "
+                    "with per_item=True).")
+        total = self.feature_size * n_inputs
+        return (head + f"the features are on a unit scale (mean |x| about "
+                f"{self.feature_size:.2g}) but the network reads {n_inputs} of them, about "
+                f"{total:.3g} in absolute sum, and each of Adam's steps moves an output by up "
+                "to learning_rate_init times that; standardizing does not help. Lower "
+                f"learning_rate_init (about {0.01 * 100 / total:.1g}, for steps of that sum "
+                "near 1), or give the network a structure for such inputs (module=, e.g. a "
+                "convolutional network for images).")
+
+
+def _input_width(module):
+    """Inputs of the network's first linear layer (None if it has none)."""
+    first = next((m for m in module.modules() if isinstance(m, torch.nn.Linear)), None)
+    return None if first is None else first.in_features
 
 
 __all__ = ["FlatLossCheck"]

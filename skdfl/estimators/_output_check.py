@@ -70,13 +70,16 @@ class OutputCheck(Callback):
             return
         size = float(self.link(output).abs().median())
         if self.target_size > 0 and size < COLLAPSE * self.target_size:
-            warn(f"the trained network's predictions shrank: their median is about "
-                 f"{size / self.target_size:.1g} times the targets' (as it trains on them), so "
-                 "its decisions rest on ties and rounding, and through a softplus or sigmoid output "
-                 "no gradient is left to learn from. A loss that falls as the predictions "
-                 "shrink takes them there (e.g. method='fy-mul', whose noise is relative): "
-                 "give the network an output normalized per instance (a module that divides "
-                 "its costs by their mean), or choose another method.", FlatLossWarning)
+            ratio = size / self.target_size
+            told = f"about {ratio:.1g}" if ratio > 0 else "0 (under the float precision)"
+            warn(f"the trained network's predictions shrank: their median is {told} times "
+                 "the targets' (as it trains on them), so its decisions rest on ties and "
+                 "rounding, and through a softplus or sigmoid output no gradient is left to "
+                 "learn from. Either the loss falls as the predictions shrink (e.g. "
+                 "method='fy-mul', whose noise is relative: give the network an output "
+                 "normalized per instance, a module that divides its costs by their mean, or "
+                 "choose another method), or steps too large for the features drove the "
+                 "output into saturation (lower learning_rate_init).", FlatLossWarning)
 
 
 __all__ = ["OutputCheck"]

@@ -352,6 +352,24 @@ def test_a_flat_loss_from_features_on_a_large_scale_says_to_standardize_them():
     assert _fit_recording(est, X, C) == []
 
 
+def test_a_flat_loss_from_many_unit_scale_features_says_to_lower_the_step():
+    # 20000 features in [0, 1] (an image's pixels): standardizing changes nothing;
+    # each Adam step moves an output by up to learning_rate_init times their sum.
+    X, C = make_shortest_path(64, degree=4, random_state=0)
+    wide = np.random.RandomState(0).uniform(size=(64, 20000)).astype(np.float32)
+    est = DecisionFocusedRegressor(ShortestPath(grid=(5, 5)), method="dpo", max_iter=3,
+                                   n_iter_no_change=None, random_state=0)
+    flat = _fit_recording(est, wide, C)
+    assert len(flat) == 1
+    message = str(flat[0].message)
+    assert "reads 20000 of them" in message and "standardize X" not in message
+    assert "mean |x| about 0.5" in message
+    suggested = float(message.split("Lower learning_rate_init (about ")[1].split(",")[0])
+    assert suggested == pytest.approx(0.01 * 100 / np.abs(wide).sum(1).mean(), rel=0.2)
+    # at the suggested step the same fit's loss is not flat
+    assert _fit_recording(est.set_params(learning_rate_init=suggested), wide, C) == []
+
+
 @pytest.mark.parametrize("method, setting", [("relaxation", {}), ("dbb", {})])
 def test_a_healthy_fit_does_not_warn(method, setting):
     X, y, coverage = _recommendation()
@@ -422,6 +440,7 @@ def test_identical_features_predicting_alike_is_not_warned_about():
 
 class _Net:
     history = [{}]
+    module_ = torch.nn.Linear(2, 2)
 
 
 def _epoch(check, grads, losses):
