@@ -434,8 +434,10 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
                 threshold_mode="abs", lower_is_better=True, load_best=self.early_stopping,
                 sink=print if self.verbose else _silent)))
         # After early stopping, which may load the best epoch's parameters at the end.
+        saturating = self._link in (OUT_ACTIVATIONS["sigmoid"], OUT_ACTIVATIONS["softplus"])
         callbacks.append(("output_check", OutputCheck(
-            self._link, 1.0 if decisions else float(theta.abs().median()))))
+            self._link, None if not saturating else
+            1.0 if decisions else float(theta.abs().median()))))
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
         callbacks += extra_callbacks

@@ -43,10 +43,12 @@ class OutputCheck(Callback):
     ----------
     link : callable
         The output activation, from the network's output to ``theta_hat``.
-    target_size : float
+    target_size : float or None
         Median ``|theta|`` of the training targets as the network trains on
-        them (rescaled); 1 where it trains from decisions. At 0 (mostly zero
-        targets) the collapse is not checked.
+        them (rescaled); 1 where it trains from decisions. None, or 0 (mostly
+        zero targets), checks no collapse: the estimator passes None for a
+        link that does not saturate (an identity output decides the same at
+        any positive scale; a clipped one passes gradients through).
     """
 
     def __init__(self, link, target_size):
@@ -69,7 +71,7 @@ class OutputCheck(Callback):
                  "learning_rate_init.", FlatLossWarning)
             return
         size = float(self.link(output).abs().median())
-        if self.target_size > 0 and size < COLLAPSE * self.target_size:
+        if self.target_size and size < COLLAPSE * self.target_size:
             ratio = size / self.target_size
             told = f"about {ratio:.1g}" if ratio > 0 else "0 (under the float precision)"
             warn(f"the trained network's predictions shrank: their median is {told} times "

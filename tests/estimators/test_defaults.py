@@ -431,6 +431,31 @@ def test_predictions_that_shrank_to_nothing_are_warned_about():
     assert np.median(spo.predict(maps.data)) > 1e-3 * np.median(maps.target)
 
 
+def test_tiny_predictions_through_a_link_that_does_not_saturate_are_not_warned_about():
+    from skdfl.estimators._output_check import OutputCheck
+
+    class Net:
+        device = "cpu"
+        module_ = torch.nn.Linear(3, 4)
+
+    with torch.no_grad():
+        Net.module_.weight.mul_(1e-2)
+        Net.module_.bias.fill_(-20.0)     # softplus(-20) is about 2e-9
+    X = np.random.RandomState(0).normal(size=(8, 3)).astype(np.float32)
+
+    def told(link, target_size):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            OutputCheck(link, target_size).on_train_end(Net(), X=X)
+        return [str(w.message) for w in caught if issubclass(w.category, FlatLossWarning)]
+
+    softplus = torch.nn.functional.softplus
+    assert "predictions shrank" in told(softplus, 1.0)[0]
+    # the identity decides the same at any positive scale: the estimator passes None
+    assert told(lambda out: out, None) == []
+    assert told(softplus, 0.0) == []          # mostly zero targets: nothing to compare
+
+
 def test_identical_features_predicting_alike_is_not_warned_about():
     X, y = _nonnegative_features()
     est = DecisionFocusedRegressor(KSubset(k=2), method="two-stage", hidden_layer_sizes=(16,),
