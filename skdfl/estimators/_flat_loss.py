@@ -5,7 +5,7 @@ from skorch.callbacks import Callback
 
 from .._warnings import warn
 from ..exceptions import FlatLossWarning
-from ._sparse import dense_tensor
+from ._sparse import SparseRows
 
 #: The estimator parameter that smooths each method's loss, and why a flat loss
 #: asks to raise it. Methods not listed get a generic message.
@@ -38,8 +38,12 @@ SAMPLE = 1024
 
 
 def mean_abs_feature(features):
-    """Mean ``|x|`` over a sample of the training rows (dense or sparse)."""
-    return float(dense_tensor(features[:SAMPLE]).abs().mean())
+    """Mean ``|x|`` over a sample of the training rows (a tensor, or sparse rows: read
+    sparse, never densified)."""
+    sample = features[:SAMPLE]
+    if isinstance(sample, SparseRows):
+        return float(abs(sample.matrix).mean())
+    return float(sample.abs().mean())
 
 
 class FlatLossCheck(Callback):
@@ -146,7 +150,7 @@ class FlatLossCheck(Callback):
                 f"{self.feature_size:.2g}) but the network reads {n_inputs} of them, about "
                 f"{total:.3g} in absolute sum, and each of Adam's steps moves an output by up "
                 "to learning_rate_init times that; standardizing does not help. Lower "
-                f"learning_rate_init (about {0.01 * 100 / total:.1g}, for steps of that sum "
+                f"learning_rate_init (about {1 / total:.1g}, for steps of that sum "
                 "near 1), or give the network a structure for such inputs (module=, e.g. a "
                 "convolutional network for images).")
 

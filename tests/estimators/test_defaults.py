@@ -365,9 +365,22 @@ def test_a_flat_loss_from_many_unit_scale_features_says_to_lower_the_step():
     assert "reads 20000 of them" in message and "standardize X" not in message
     assert "mean |x| about 0.5" in message
     suggested = float(message.split("Lower learning_rate_init (about ")[1].split(",")[0])
-    assert suggested == pytest.approx(0.01 * 100 / np.abs(wide).sum(1).mean(), rel=0.2)
+    assert suggested == pytest.approx(1 / np.abs(wide).sum(1).mean(), rel=0.2)
     # at the suggested step the same fit's loss is not flat
     assert _fit_recording(est.set_params(learning_rate_init=suggested), wide, C) == []
+
+
+def test_the_features_scale_is_read_alike_from_sparse_rows_without_densifying_them():
+    import scipy.sparse as sp
+    from skdfl.estimators._flat_loss import mean_abs_feature
+    from skdfl.estimators._sparse import SparseRows, as_features
+
+    X = np.random.RandomState(0).normal(size=(50, 7))
+    X[X < 0.5] = 0.0
+    rows = as_features(sp.csr_matrix(X))
+    assert isinstance(rows, SparseRows)
+    assert mean_abs_feature(rows) == pytest.approx(np.abs(X).mean(), rel=1e-6)
+    assert mean_abs_feature(as_features(X)) == pytest.approx(np.abs(X).mean(), rel=1e-6)
 
 
 @pytest.mark.parametrize("method, setting", [("relaxation", {}), ("dbb", {})])
