@@ -360,9 +360,9 @@ print(f"\nrun time: {time.perf_counter() - start:.1f} s")
 #   two-stage's 0.554 +- 0.024; SPO+'s is 1.115 +- 0.188, 101% above. Nearly
 #   all of TaskMet's extra error sits in the cubic items 0-2 (1.82 against
 #   1.60): the linear items keep two-stage's error (0.091, next to the noise
-#   floor of 0.09) and the never-chosen items nearly (0.123 against 0.115). TaskMet's model still minimizes a
-#   squared error for every item, and an item's weights cannot move another
-#   item's line. SPO+ only asks for the right ranking, and it degrades every
+#   floor of 0.09) and the never-chosen items nearly (0.123 against 0.115).
+#   TaskMet's model still minimizes a squared error for every item, and an
+#   item's weights cannot move another item's line. SPO+ only asks for the right ranking, and it degrades every
 #   group: the linear items go from 0.09 to 1.16 and the never-chosen items
 #   from 0.12 to 0.59.
 # - *The diagonal metric did nothing useful*, as expected: 0.068 +- 0.008

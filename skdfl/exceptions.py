@@ -13,9 +13,10 @@ class FlatLossWarning(UserWarning):
     output, e.g. every ReLU of a hidden layer died on unscaled features): the
     message says to standardize the features or lower ``learning_rate_init``.
     And when the trained predictions of a sigmoid or softplus output shrank to
-    almost nothing (their median under ``1e-4`` times the targets'), as a loss that falls with their scale
-    (``"fy-mul"``'s) takes them: the message says to normalize the network's
-    output per instance or to choose another method.
+    almost nothing (their median under ``1e-4`` times the targets'), as a loss
+    that falls with their scale (``"fy-mul"``'s) takes them: the message says
+    to normalize the network's output per instance or to choose another
+    method.
 
     Examples
     --------

@@ -226,7 +226,7 @@ class DecisionFocusedBase(ModuleParamsMixin, BaseEstimator):
         # A sigmoid link starts at the mean target: for a classifier, the base rate of
         # its labels; an identity link too, where y holds parameters (observed
         # decisions are no costs to start from). See start_at_mean_target.
-        if self._link is torch.sigmoid:
+        if self._link is OUT_ACTIVATIONS["sigmoid"]:
             start_at_mean_target(module, y, weights)
         elif self._link is OUT_ACTIVATIONS["identity"] and not decisions:
             start_at_mean_target(module, y, weights, link="identity")
